@@ -1,0 +1,306 @@
+/**
+ * A real, throwaway Kubernetes control plane on 127.0.0.1: etcd → kube-apiserver (RBAC,
+ * client-certificate auth) → kube-controller-manager running only the CSR controllers
+ * (approving, signing with the cluster CA, cleaner). Free ports, a temp dir per instance, so
+ * several can run at once. Every process dies with ours (see processes.ts).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binPath } from './bins.js';
+import { createClusterPki, mintUser, type ClusterPki, type UserCredential } from './cluster-pki.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { ManagedProcess, startFailure } from './processes.js';
+import { freePort } from './ports.js';
+
+export interface ControlPlaneOptions {
+  /** Keep the temp dir (logs, PKI) after stop; also kept when start fails. */
+  readonly keepDir?: boolean;
+  /** --cluster-signing-duration of the signer. */
+  readonly signingDuration?: string;
+  /** Extra kube-apiserver flags. */
+  readonly apiserverArgs?: readonly string[];
+  readonly log?: (line: string) => void;
+  /** Fixed ports instead of free ones (tests of a taken port). */
+  readonly ports?: {
+    readonly etcd?: number;
+    readonly apiserver?: number;
+    readonly controllerManager?: number;
+  };
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface ControlPlane {
+  readonly dir: string;
+  readonly server: string;
+  readonly pki: ClusterPki;
+  readonly adminKubeconfig: string;
+  readonly processes: readonly ManagedProcess[];
+  /** Runs kubectl with the admin kubeconfig (or `kubeconfig`); rejects on a non-zero exit. */
+  kubectl(args: readonly string[], opts?: { kubeconfig?: string; input?: string }): Promise<string>;
+  /** A client certificate for a non-admin user signed by the cluster CA. */
+  mintUser(user: string, groups?: readonly string[]): Promise<UserCredential>;
+  /** An HTTPS request as the admin. */
+  adminRequest(method: string, path: string, body?: unknown): Promise<HttpResult>;
+  /** Polls a SubjectAccessReview until `user` may do it (RBAC caches update asynchronously). */
+  waitForAccess(user: string, attrs: Record<string, string>, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function get(
+  url: string,
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; insecure?: boolean },
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+      u,
+      {
+        method: 'GET',
+        timeout: 2000,
+        ...(u.protocol === 'https:'
+          ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.insecure !== true }
+          : {}),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitReady(
+  p: ManagedProcess,
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (p.hasExited) throw startFailure(p, `it exited while waiting for ${what}`);
+    try {
+      if (await probe()) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw startFailure(p, `${what} not ready after ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const log = o.log ?? (() => undefined);
+  const bins = {
+    etcd: binPath('etcd'),
+    apiserver: binPath('kube-apiserver'),
+    kcm: binPath('kube-controller-manager'),
+    kubectl: binPath('kubectl'),
+  };
+  for (const [name, path] of Object.entries(bins))
+    if (!existsSync(path)) throw new Error(`${name} binary not found at ${path}; run: npm run test-bins`);
+  const dir = mkdtempSync(join(tmpdir(), 'na-cluster-'));
+  const procs: ManagedProcess[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const p of [...procs].reverse()) await p.stop();
+  };
+  try {
+    const pki = await createClusterPki(dir);
+    const [etcdPort, peerPort, apiPort, kcmPort] = await Promise.all([
+      o.ports?.etcd ?? freePort(),
+      freePort(),
+      o.ports?.apiserver ?? freePort(),
+      o.ports?.controllerManager ?? freePort(),
+    ]);
+    const server = `https://127.0.0.1:${String(apiPort)}`;
+    const adminKubeconfig = join(dir, 'admin.kubeconfig');
+    writeKubeconfig(adminKubeconfig, server, pki.caCertPath, [
+      { name: 'admin', certPath: pki.adminCertPath, keyPath: pki.adminKeyPath },
+    ]);
+    const tls = {
+      ca: readFileSync(pki.caCertPath),
+      cert: readFileSync(pki.adminCertPath),
+      key: readFileSync(pki.adminKeyPath),
+    };
+
+    log(`etcd on 127.0.0.1:${String(etcdPort)}`);
+    const etcdUrl = `http://127.0.0.1:${String(etcdPort)}`;
+    const peerUrl = `http://127.0.0.1:${String(peerPort)}`;
+    const etcd = new ManagedProcess({
+      name: 'etcd',
+      command: bins.etcd,
+      logFile: join(dir, 'etcd.log'),
+      args: [
+        '--name=default',
+        `--data-dir=${join(dir, 'etcd-data')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=default=${peerUrl}`,
+        '--initial-cluster-state=new',
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+    });
+    procs.push(etcd);
+    await waitReady(etcd, 'etcd /health', 20_000, async () => {
+      const r = await get(`${etcdUrl}/health`, {});
+      return r.status === 200 && r.body.includes('"health":"true"');
+    });
+
+    log(`kube-apiserver on ${server}`);
+    const apiserver = new ManagedProcess({
+      name: 'kube-apiserver',
+      command: bins.apiserver,
+      logFile: join(dir, 'kube-apiserver.log'),
+      args: [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${String(apiPort)}`,
+        `--tls-cert-file=${pki.apiserverCertPath}`,
+        `--tls-private-key-file=${pki.apiserverKeyPath}`,
+        `--client-ca-file=${pki.caCertPath}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${pki.saPubPath}`,
+        `--service-account-signing-key-file=${pki.saKeyPath}`,
+        '--authorization-mode=Node,RBAC',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        `--cert-dir=${join(dir, 'apiserver-certs')}`,
+        '--v=1',
+        ...(o.apiserverArgs ?? []),
+      ],
+    });
+    procs.push(apiserver);
+    await waitReady(apiserver, '/readyz', 90_000, async () => {
+      const r = await get(`${server}/readyz`, tls);
+      return r.status === 200 && r.body.trim() === 'ok';
+    });
+
+    log(`kube-controller-manager on 127.0.0.1:${String(kcmPort)} (CSR controllers only)`);
+    const kcm = new ManagedProcess({
+      name: 'kube-controller-manager',
+      command: bins.kcm,
+      logFile: join(dir, 'kube-controller-manager.log'),
+      args: [
+        `--kubeconfig=${adminKubeconfig}`,
+        '--controllers=csrapproving,csrsigning,csrcleaner',
+        `--cluster-signing-cert-file=${pki.caCertPath}`,
+        `--cluster-signing-key-file=${pki.caKeyPath}`,
+        `--cluster-signing-duration=${o.signingDuration ?? '24h'}`,
+        '--leader-elect=false',
+        '--use-service-account-credentials=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${String(kcmPort)}`,
+        `--cert-dir=${join(dir, 'kcm-certs')}`,
+        '--v=2',
+      ],
+    });
+    procs.push(kcm);
+    await waitReady(kcm, '/healthz', 30_000, async () => {
+      const r = await get(`https://127.0.0.1:${String(kcmPort)}/healthz`, { insecure: true });
+      return r.status === 200;
+    });
+
+    const adminRequest = (method: string, path: string, body?: unknown): Promise<HttpResult> =>
+      new Promise((resolve, reject) => {
+        const data = body === undefined ? undefined : JSON.stringify(body);
+        const req = httpsRequest(
+          new URL(path, server),
+          {
+            method,
+            ...tls,
+            headers: {
+              Accept: 'application/json',
+              ...(data !== undefined ? { 'Content-Type': 'application/json' } : {}),
+            },
+          },
+          (res) => {
+            let b = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (b += c));
+            res.on('end', () => {
+              resolve({ status: res.statusCode ?? 0, body: b });
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(data);
+      });
+
+    const kubectl = (
+      args: readonly string[],
+      ko: { kubeconfig?: string; input?: string } = {},
+    ): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const child = execFile(
+          bins.kubectl,
+          [`--kubeconfig=${ko.kubeconfig ?? adminKubeconfig}`, ...args],
+          { encoding: 'utf8', timeout: 60_000 },
+          (err, stdout, stderr) => {
+            if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`));
+            else resolve(stdout);
+          },
+        );
+        if (ko.input !== undefined) child.stdin?.end(ko.input);
+      });
+
+    const waitForAccess = async (
+      user: string,
+      attrs: Record<string, string>,
+      timeoutMs = 20_000,
+    ): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await adminRequest('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: { user, resourceAttributes: attrs },
+        });
+        if (
+          r.status === 201 &&
+          (JSON.parse(r.body) as { status?: { allowed?: boolean } }).status?.allowed === true
+        )
+          return;
+        if (Date.now() > deadline)
+          throw new Error(`RBAC: ${user} still not allowed ${JSON.stringify(attrs)}`);
+        await sleep(100);
+      }
+    };
+
+    return {
+      dir,
+      server,
+      pki,
+      adminKubeconfig,
+      processes: procs,
+      kubectl,
+      mintUser: (user, groups) => mintUser(pki, dir, user, groups),
+      adminRequest,
+      waitForAccess,
+      stop: async () => {
+        await stopAll();
+        if (o.keepDir !== true) rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

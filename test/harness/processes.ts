@@ -1,0 +1,105 @@
+/**
+ * Child processes that cannot outlive the test: each is started through `setpriv --pdeathsig
+ * KILL`, so the kernel kills it when our process dies, even by SIGKILL; a normal exit or a
+ * signal stops them too. Output goes to a log file whose tail is shown when a start fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+
+const live = new Set<ManagedProcess>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const p of live) p.killNow();
+  });
+}
+
+export interface StartOptions {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly logFile: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export class ManagedProcess {
+  readonly name: string;
+  readonly logFile: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  constructor(o: StartOptions) {
+    hookExit();
+    this.name = o.name;
+    this.logFile = o.logFile;
+    const fd = openSync(o.logFile, 'a');
+    try {
+      this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', o.command, ...o.args], {
+        stdio: ['ignore', fd, fd],
+        env: o.env ?? process.env,
+        cwd: o.cwd,
+      });
+    } finally {
+      closeSync(fd);
+    }
+    live.add(this);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        live.delete(this);
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
+      this.child.once('error', () => {
+        live.delete(this);
+        this.exitInfo = { code: 127, signal: null };
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.exitInfo !== undefined;
+  }
+
+  describeExit(): string {
+    if (this.exitInfo === undefined) return 'still running';
+    return this.exitInfo.signal !== null
+      ? `killed by ${this.exitInfo.signal}`
+      : `exited with code ${String(this.exitInfo.code)}`;
+  }
+
+  tail(lines = 25): string {
+    if (!existsSync(this.logFile)) return '(no log)';
+    const all = readFileSync(this.logFile, 'utf8').trimEnd().split('\n');
+    return all.slice(-lines).join('\n');
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process is gone. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.hasExited) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  killNow(): void {
+    if (!this.hasExited) this.child.kill('SIGKILL');
+  }
+}
+
+/** Error for a component that failed to start: which, why, and the tail of its log. */
+export function startFailure(p: ManagedProcess, why: string): Error {
+  return new Error(
+    `${p.name} failed to start: ${why} (${p.describeExit()}); log ${p.logFile}, last lines:\n${p.tail()}`,
+  );
+}

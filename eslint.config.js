@@ -3,7 +3,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'src/gen/', 'bench/results/', '**/*.mjs'] },
+  {
+    ignores: [
+      'eslint.config.js',
+      'dist/',
+      'coverage/',
+      'node_modules/',
+      'src/gen/',
+      'bench/results/',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

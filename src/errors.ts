@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'ERR_POP'
   /** The node named by the certificate failed verification against the cluster (missing, being deleted, address mismatch). */
   | 'ERR_NODE'
+  /** The operation was cancelled (SIGINT/SIGTERM, or the caller's AbortSignal). */
+  | 'ERR_CANCELLED'
   /** A bug or an unexpected state; never a user error. */
   | 'ERR_INTERNAL';
 

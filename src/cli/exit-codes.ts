@@ -44,6 +44,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
       return EXIT.TIMEOUT;
     case 'ERR_IO':
       return EXIT.IO;
+    case 'ERR_CANCELLED':
+      return EXIT.INTERRUPTED;
     case 'ERR_NOT_CONFIGURED':
     case 'ERR_PAYLOAD':
     case 'ERR_CHAIN':

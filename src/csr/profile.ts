@@ -5,10 +5,14 @@
  * these definitions.
  */
 import { AttestorError } from '../errors.js';
+import { OID } from './cert-fields.js';
+import type { Rdn } from './cert-fields.js';
 
 export const NODE_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
 export const NODE_ORGANIZATION = 'system:nodes';
 export const NODE_CN_PREFIX = 'system:node:';
+/** Extended key usage id-kp-clientAuth, which every node client certificate carries. */
+export const CLIENT_AUTH_EKU = OID.clientAuth;
 
 /** The usages the nodeclient recogniser accepts: key encipherment only makes sense for RSA. */
 export function nodeClientUsages(rsa: boolean): string[] {
@@ -50,4 +54,26 @@ export function validateNodeName(name: string, input: string): string {
 /** The default node name: the host name, lower-cased as the kubelet does. */
 export function defaultNodeName(hostname: string): string {
   return hostname.trim().toLowerCase();
+}
+
+/** The node client certificate subject in the order Go encodes it: O first, then CN. */
+export function nodeCommonName(nodeName: string): string {
+  return `${NODE_CN_PREFIX}${nodeName}`;
+}
+
+/**
+ * The node name a certificate subject names, when the subject is exactly O=system:nodes then
+ * CN=system:node:<name> (one attribute per RDN, nothing else); otherwise undefined. The signer
+ * re-encodes the subject in this order, so anything else was not issued for our request.
+ */
+export function nodeNameFromSubject(subject: readonly Rdn[]): string | undefined {
+  if (subject.length !== 2) return undefined;
+  const [o, cn] = subject;
+  if (o?.length !== 1 || cn?.length !== 1) return undefined;
+  const [oAttr] = o;
+  const [cnAttr] = cn;
+  if (oAttr?.type !== OID.organization || oAttr.value !== NODE_ORGANIZATION) return undefined;
+  if (cnAttr?.type !== OID.commonName || cnAttr.value?.startsWith(NODE_CN_PREFIX) !== true) return undefined;
+  const name = cnAttr.value.slice(NODE_CN_PREFIX.length);
+  return name === '' ? undefined : name;
 }

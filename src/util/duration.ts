@@ -22,7 +22,7 @@ export function parseDuration(text: string): number | undefined {
 
 /** Go's time.Duration.String() shape for whole seconds and up: "5m0s", "1h0m0s", "45s". */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${String(Math.round(ms))}ms`;
+  if (ms < 1000) return `${String(Math.max(0, Math.round(ms)))}ms`;
   const totalSeconds = Math.round(ms / 1000);
   const h = Math.floor(totalSeconds / 3600);
   const m = Math.floor((totalSeconds % 3600) / 60);

@@ -32,8 +32,8 @@ const signingAlgorithms: Record<
   TestKeyAlg,
   webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams | webcrypto.Algorithm
 > = {
-  'ecdsa-p256': { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as webcrypto.EcKeyGenParams,
-  'ecdsa-p384': { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as webcrypto.EcKeyGenParams,
+  'ecdsa-p256': { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
+  'ecdsa-p384': { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' },
   'rsa-2048': {
     name: 'RSASSA-PKCS1-v1_5',
     modulusLength: 2048,
@@ -84,12 +84,22 @@ export interface CertOptions {
   readonly ca?: boolean;
   readonly pathLength?: number;
   /** keyUsage flags; omitted when undefined. */
+  /** x509.KeyUsageFlags OR-ed together. */
   readonly keyUsage?: number;
   readonly extKeyUsage?: readonly string[];
   readonly dnsNames?: readonly string[];
   readonly ipAddresses?: readonly string[];
   readonly uris?: readonly string[];
   readonly serialHex?: string;
+  /**
+   * Certify this public key (e.g. the one in a CSR) instead of `key`'s. `key` is then only the
+   * self-signing key and is not the certified key's private half.
+   */
+  readonly publicKey?: webcrypto.CryptoKey;
+  /** Added after the standard extensions, e.g. an unknown critical one. */
+  readonly extraExtensions?: readonly x509.Extension[];
+  /** Overrides the issuer key's default signature algorithm, e.g. to sign with SHA-1. */
+  readonly signingAlgorithm?: webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams;
 }
 
 const HOUR = 3600_000;
@@ -99,7 +109,10 @@ export async function createCert(o: CertOptions): Promise<TestCert> {
   const signerKey = o.issuer?.key ?? key;
   const extensions: x509.Extension[] = [];
   if (o.ca !== undefined) extensions.push(new x509.BasicConstraintsExtension(o.ca, o.pathLength, true));
-  if (o.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(o.keyUsage, true));
+  if (o.keyUsage !== undefined)
+    // KeyUsageFlags is a bit-flag enum; OR-ed flags are plain numbers by design.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
+    extensions.push(new x509.KeyUsagesExtension(o.keyUsage, true));
   if (o.extKeyUsage !== undefined)
     extensions.push(new x509.ExtendedKeyUsageExtension(o.extKeyUsage as string[], false));
   const sans: x509.JsonGeneralName[] = [
@@ -108,9 +121,11 @@ export async function createCert(o: CertOptions): Promise<TestCert> {
     ...(o.uris ?? []).map((value) => ({ type: 'url' as const, value })),
   ];
   if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans, false));
-  extensions.push(await x509.SubjectKeyIdentifierExtension.create(key.keys.publicKey));
+  const publicKey = o.publicKey ?? key.keys.publicKey;
+  extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
   if (o.issuer !== undefined)
     extensions.push(await x509.AuthorityKeyIdentifierExtension.create(o.issuer.key.keys.publicKey));
+  extensions.push(...(o.extraExtensions ?? []));
 
   const name = typeof o.subject === 'string' ? o.subject : new x509.Name(o.subject).toString();
   const now = Date.now();
@@ -126,8 +141,8 @@ export async function createCert(o: CertOptions): Promise<TestCert> {
         : o.issuer.subject,
     notBefore: o.notBefore ?? new Date(now - HOUR),
     notAfter: o.notAfter ?? new Date(now + 24 * HOUR),
-    signingAlgorithm: signingAlgorithms[signerKey.alg],
-    publicKey: key.keys.publicKey,
+    signingAlgorithm: o.signingAlgorithm ?? signingAlgorithms[signerKey.alg],
+    publicKey,
     signingKey: signerKey.keys.privateKey,
     extensions,
   });
@@ -167,6 +182,34 @@ export function createNodeClientCert(
     ca: false,
     keyUsage: KU.digitalSignature,
     extKeyUsage: [EKU.clientAuth],
+    ...o,
+  });
+}
+
+/** The public key of a PKCS#10 request, for createCert's `publicKey`. */
+export async function csrPublicKey(csrPem: string): Promise<webcrypto.CryptoKey> {
+  // x509's d.ts names the DOM CryptoKey, which this project's lib settings do not include.
+  const key: unknown = await new x509.Pkcs10CertificateRequest(csrPem).publicKey.export();
+  return key as webcrypto.CryptoKey;
+}
+
+/**
+ * What the kube-apiserver-client-kubelet signer does with a request: a node client certificate
+ * for the request's public key, subject copied from it (unless overridden).
+ */
+export async function issueForCsr(
+  issuer: TestCert,
+  csrPem: string,
+  o: Partial<CertOptions> = {},
+): Promise<TestCert> {
+  const csr = new x509.Pkcs10CertificateRequest(csrPem);
+  return createCert({
+    subject: csr.subjectName.toJSON(),
+    issuer,
+    ca: false,
+    keyUsage: KU.digitalSignature,
+    extKeyUsage: [EKU.clientAuth],
+    publicKey: await csrPublicKey(csrPem),
     ...o,
   });
 }

@@ -1,0 +1,129 @@
+// npm run demo: the 2018 tutorial, end to end. With no cluster given it starts a local control
+// plane; with `npm run demo -- --kubeconfig <path>` it uses that cluster (whose current user must
+// be allowed to create ClusterRoles/Bindings and approve CSRs).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, binPath } from '../test/harness/bins.js';
+import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+
+const { values } = parseArgs({
+  options: {
+    kubeconfig: { type: 'string' },
+    keep: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help === true) {
+  process.stdout.write(
+    'usage: npm run demo [-- --kubeconfig <admin kubeconfig>] [-- --keep]\n' +
+      '  without --kubeconfig: starts a local control plane (etcd, kube-apiserver, kube-controller-manager)\n' +
+      '  --keep: leave the local control plane and the demo files in place at the end\n',
+  );
+  process.exit(0);
+}
+
+const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+let stepNo = 0;
+const step = (title: string): void => {
+  stepNo += 1;
+  process.stdout.write(`\n${bold(`== ${String(stepNo)}. ${title}`)}\n`);
+};
+const show = (cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): string => {
+  process.stdout.write(`$ ${[cmd, ...args].map((a) => (/[\s'"$]/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  process.stdout.write(r.stdout);
+  if (r.status !== 0) throw new Error(`${cmd} exited with ${String(r.status ?? r.signal)}`);
+  return r.stdout;
+};
+
+const work = mkdtempSync(join(tmpdir(), 'node-attestor-demo-'));
+const kubectl = binPath('kubectl');
+const cli = join(REPO_ROOT, 'dist', 'node-attestor.mjs');
+const configs = ['csr-create-role.yml', 'csr-create-rolebinding.yml', 'csr-autoapprove-rolebinding.yml'].map(
+  (f) => join(REPO_ROOT, 'k8s-configs', f),
+);
+const idDir = join(work, 'spire-agent-id');
+const keysDir = join(work, 'keys');
+let cp: ControlPlane | undefined;
+
+try {
+  let kubeconfig: string;
+  let cliAuth: string[];
+  if (values.kubeconfig === undefined) {
+    step('Start a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)');
+    const t0 = performance.now();
+    cp = await startControlPlane({ log: (l) => process.stdout.write(`  starting ${l}\n`) });
+    process.stdout.write(
+      `  ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; admin kubeconfig ${cp.adminKubeconfig}\n`,
+    );
+    kubeconfig = cp.adminKubeconfig;
+  } else {
+    kubeconfig = values.kubeconfig;
+    step(`Use the cluster of ${kubeconfig}`);
+  }
+  const env = { ...process.env, KUBECONFIG: kubeconfig, KUBECTL: kubectl };
+
+  step('Create the RBAC objects (k8s-configs/)');
+  show(kubectl, ['apply', ...configs.flatMap((f) => ['-f', f])], env);
+
+  step('Mint the bootstrap credential of the user spire-agent (keys/node-attestor/)');
+  if (cp !== undefined) {
+    // The 2018 tutorial's way: sign with the cluster CA key (minikube keeps it in ~/.minikube).
+    show(
+      join(REPO_ROOT, 'keys/node-attestor/signcsr.sh'),
+      ['-c', cp.pki.caCertPath, '-k', cp.pki.caKeyPath, '-o', keysDir],
+      env,
+    );
+  } else {
+    // No CA key needed: the CSR API with signer kubernetes.io/kube-apiserver-client, approved by us (admin).
+    show(join(REPO_ROOT, 'keys/node-attestor/request-via-csr-api.sh'), ['-a', '-o', keysDir], env);
+  }
+
+  step("Run node-attestor with the tutorial's flags");
+  if (cp !== undefined) {
+    // As on minikube: -ca-cert is the API server's own certificate (pinned), and the kubeconfig
+    // only supplies the server address; the spire-agent flags override its credentials.
+    cliAuth = ['-ca-cert', cp.pki.apiserverCertPath];
+  } else {
+    cliAuth = ['-kubeconfig', kubeconfig];
+  }
+  show(
+    process.execPath,
+    [
+      cli,
+      ...cliAuth,
+      '-client-cert',
+      join(keysDir, 'spire-agent.crt'),
+      '-client-key',
+      join(keysDir, 'spire-agent.key'),
+      '-id-dir',
+      idDir,
+    ],
+    env,
+  );
+
+  step('Look at the identity document');
+  show('ls', ['-lL', idDir]);
+  show('openssl', ['x509', '-in', join(idDir, 'id-doc.crt'), '-text', '-noout']);
+  if (cp !== undefined) show('openssl', ['verify', '-CAfile', cp.pki.caCertPath, join(idDir, 'id-doc.crt')]);
+  const csrs = execFileSync(kubectl, ['get', 'csr', '-o', 'wide'], { env, encoding: 'utf8' });
+  process.stdout.write(`\n$ kubectl get csr -o wide\n${csrs}`);
+
+  process.stdout.write(`\n${bold('The node has its identity document.')} Files of this demo: ${work}\n`);
+} catch (err) {
+  process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (cp !== undefined) process.stderr.write(`control-plane logs: ${cp.dir}/*.log\n`);
+  process.exitCode = 1;
+} finally {
+  if (values.keep === true && cp !== undefined) {
+    process.stdout.write(
+      `\n--keep: the control plane runs until you press Ctrl-C (KUBECONFIG=${cp.adminKubeconfig})\n`,
+    );
+    await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  }
+  await cp?.stop();
+  if (values.keep !== true) rmSync(work, { recursive: true, force: true });
+}

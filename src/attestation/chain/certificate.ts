@@ -1,0 +1,239 @@
+/**
+ * A read-only view of one certificate: node:crypto's X509Certificate for the key, signature and
+ * validity, plus the fields Node 20 does not expose, read with @peculiar/x509 (extensions,
+ * subject attributes) and our DER span reader (raw names, serial sign, signature OIDs). Built
+ * once per certificate and cached, so trust bundles are parsed at configure time only.
+ */
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { AttestorError, type ErrorCode } from '../../errors.js';
+import { DerError, readCertificateSpans } from './der.js';
+import { x509 } from './x509.js';
+
+export interface SubjectAttribute {
+  /** Attribute type OID, e.g. 2.5.4.3 for CN. */
+  readonly type: string;
+  readonly value: string;
+}
+
+export interface BasicConstraints {
+  readonly ca: boolean;
+  readonly pathLength: number | undefined;
+}
+
+export interface CertificateFacts {
+  readonly cert: X509Certificate;
+  readonly der: Buffer;
+  /** Lowercase hex SHA-1 of the DER, x509pop's fingerprint. */
+  readonly sha1: string;
+  /** Lowercase hex SHA-256 of the DER: identity for de-duplication. */
+  readonly sha256: string;
+  /** Lowercase, even-length hex serial, as x509pop's SerialNumberHex. */
+  readonly serialHex: string;
+  readonly rawSubject: Buffer;
+  readonly rawIssuer: Buffer;
+  /** Subject and issuer as text, for messages only. */
+  readonly subject: string;
+  readonly issuer: string;
+  /** Subject RDNs in order; each inner array is one RDN (more than one entry: multi-valued). */
+  readonly subjectRdns: readonly (readonly SubjectAttribute[])[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly signatureAlgorithm: string;
+  readonly signatureAlgorithmsMatch: boolean;
+  readonly basicConstraints: BasicConstraints | undefined;
+  /** keyUsage bits as @peculiar/x509's KeyUsageFlags, or undefined when the extension is absent. */
+  readonly keyUsage: number | undefined;
+  /** Extended key usage OIDs, or undefined when the extension is absent. */
+  readonly extKeyUsage: readonly string[] | undefined;
+  readonly hasSubjectAltName: boolean;
+  /** Lowercase hex key identifiers, when present. */
+  readonly subjectKeyId: string | undefined;
+  readonly authorityKeyId: string | undefined;
+  /** OIDs of every extension marked critical. */
+  readonly criticalExtensions: readonly string[];
+  readonly publicKey: KeyObject;
+}
+
+export const KeyUsage = x509.KeyUsageFlags;
+
+export const OID = {
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+} as const;
+
+/** @peculiar/x509 names these attribute types in Name.toJSON(); anything else keeps its OID. */
+const ATTRIBUTE_OIDS: Readonly<Record<string, string>> = {
+  CN: '2.5.4.3',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  C: '2.5.4.6',
+  DC: '0.9.2342.19200300.100.1.25',
+  E: '1.2.840.113549.1.9.1',
+  G: '2.5.4.42',
+  I: '2.5.4.43',
+  SN: '2.5.4.4',
+  T: '2.5.4.12',
+};
+
+const cache = new WeakMap<X509Certificate, CertificateFacts>();
+
+/**
+ * Reads `input` (a parsed certificate or DER). `label` names it in errors ("certificate 0 (the
+ * leaf)", "CA bundle certificate 2"); `code` is ERR_PAYLOAD for what an agent sent and
+ * ERR_CONFIG for trust bundles.
+ */
+export function readCertificate(
+  input: X509Certificate | Uint8Array,
+  label: string,
+  code: ErrorCode = 'ERR_PAYLOAD',
+): CertificateFacts {
+  if (input instanceof X509Certificate) {
+    const cached = cache.get(input);
+    if (cached !== undefined) return cached;
+  }
+  const fail = (problem: string, cause?: unknown): never => {
+    throw new AttestorError(code, `${label} is not a usable X.509 certificate: ${problem}`, {
+      cause,
+    });
+  };
+  let cert: X509Certificate;
+  const der = input instanceof X509Certificate ? input.raw : Buffer.from(input);
+  try {
+    cert = input instanceof X509Certificate ? input : new X509Certificate(der);
+  } catch (err) {
+    return fail((err as Error).message, err);
+  }
+  try {
+    const facts = build(cert, der, fail);
+    cache.set(cert, facts);
+    return facts;
+  } catch (err) {
+    if (err instanceof AttestorError) throw err;
+    return fail((err as Error).message, err);
+  }
+}
+
+function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => never): CertificateFacts {
+  let spans;
+  try {
+    spans = readCertificateSpans(der);
+  } catch (err) {
+    if (err instanceof DerError) return fail(err.message);
+    throw err;
+  }
+  // OpenSSL ignores bytes after the certificate and re-encodes some BER; we want what was signed, exactly.
+  if (!cert.raw.equals(der)) fail('not a single DER-encoded certificate');
+  // Go rejects negative serials since 1.23; they are a sign of a broken or hostile issuer.
+  if (((spans.serial[0] ?? 0) & 0x80) !== 0) fail('negative serial number');
+
+  const parsed = new x509.X509Certificate(der);
+  const seen = new Set<string>();
+  const criticalExtensions: string[] = [];
+  let basicConstraints: BasicConstraints | undefined;
+  let keyUsage: number | undefined;
+  let extKeyUsage: string[] | undefined;
+  let hasSubjectAltName = false;
+  let subjectKeyId: string | undefined;
+  let authorityKeyId: string | undefined;
+  for (const ext of parsed.extensions) {
+    // RFC 5280 §4.2: an extension appears at most once; Go refuses duplicates at parse time.
+    if (seen.has(ext.type)) fail(`duplicate extension ${ext.type}`);
+    seen.add(ext.type);
+    if (ext.critical) criticalExtensions.push(ext.type);
+    if (ext instanceof x509.BasicConstraintsExtension)
+      basicConstraints = { ca: ext.ca, pathLength: ext.pathLength };
+    else if (ext instanceof x509.KeyUsagesExtension) keyUsage = ext.usages;
+    else if (ext instanceof x509.ExtendedKeyUsageExtension) extKeyUsage = Array.from(ext.usages, String);
+    else if (ext instanceof x509.SubjectAlternativeNameExtension) hasSubjectAltName = true;
+    else if (ext instanceof x509.SubjectKeyIdentifierExtension) subjectKeyId = ext.keyId.toLowerCase();
+    else if (ext instanceof x509.AuthorityKeyIdentifierExtension) authorityKeyId = ext.keyId?.toLowerCase();
+    else if (ext.type === OID.subjectAltName) hasSubjectAltName = true;
+    else if (KNOWN_TYPED.has(ext.type)) fail(`cannot read extension ${ext.type}`);
+  }
+
+  const subjectRdns = parsed.subjectName
+    .toJSON()
+    .map((rdn) =>
+      Object.entries(rdn).flatMap(([type, values]) =>
+        values.map((value): SubjectAttribute => ({ type: ATTRIBUTE_OIDS[type] ?? type, value })),
+      ),
+    );
+
+  const notBefore = parseOpensslTime(cert.validFrom);
+  if (notBefore === undefined) return fail(`unreadable notBefore ${cert.validFrom}`);
+  const notAfter = parseOpensslTime(cert.validTo);
+  if (notAfter === undefined) return fail(`unreadable notAfter ${cert.validTo}`);
+
+  return Object.freeze({
+    cert,
+    der,
+    sha1: createHash('sha1').update(der).digest('hex'),
+    sha256: createHash('sha256').update(der).digest('hex'),
+    serialHex: serialHex(spans.serial),
+    rawSubject: spans.rawSubject,
+    rawIssuer: spans.rawIssuer,
+    subject: parsed.subject,
+    issuer: parsed.issuer,
+    subjectRdns,
+    notBefore,
+    notAfter,
+    signatureAlgorithm: spans.signatureAlgorithm,
+    signatureAlgorithmsMatch: spans.signatureAlgorithmsMatch,
+    basicConstraints,
+    keyUsage,
+    extKeyUsage,
+    hasSubjectAltName,
+    subjectKeyId,
+    authorityKeyId,
+    criticalExtensions,
+    publicKey: cert.publicKey,
+  });
+}
+
+/** Extensions we rely on; if the factory could not type one of them, its content is malformed. */
+const KNOWN_TYPED = new Set<string>([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+]);
+
+/** Go's SerialNumberHex: minimal lowercase hex, padded to an even length. */
+function serialHex(content: Buffer): string {
+  let i = 0;
+  while (i < content.length - 1 && content[i] === 0) i++;
+  return Buffer.from(content.subarray(i)).toString('hex');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const OPENSSL_TIME = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d+))? (\d{4}) GMT$/;
+
+/**
+ * Parses node:crypto's validFrom/validTo (OpenSSL's ASN1_TIME_print form, "Nov  7 12:00:00 2026
+ * GMT"); Node 20 has no validFromDate. Undefined when the text is not in that form.
+ */
+export function parseOpensslTime(text: string): Date | undefined {
+  const m = OPENSSL_TIME.exec(text);
+  if (m === null) return undefined;
+  const [, monthName = '', day, hours, minutes, seconds, fraction = '', year] = m;
+  const month = MONTHS.indexOf(monthName);
+  if (month < 0) return undefined;
+  const ms = Number(fraction.slice(0, 3).padEnd(3, '0'));
+  const date = new Date(
+    Date.UTC(Number(year), month, Number(day), Number(hours), Number(minutes), Number(seconds), ms),
+  );
+  // Date.UTC rolls over out-of-range fields (Feb 30 → Mar 2); a real certificate never needs that.
+  if (date.getUTCDate() !== Number(day) || date.getUTCMonth() !== month) return undefined;
+  return date;
+}

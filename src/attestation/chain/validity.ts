@@ -1,0 +1,33 @@
+/**
+ * Validity at `now`: inclusive bounds (RFC 5280 §4.1.2.5) widened by a clock-skew allowance on
+ * both sides, so a node whose clock runs a little ahead is not refused for a certificate the
+ * signer just issued. Dates come from node:crypto's validFrom/validTo.
+ */
+import type { CertificateFacts } from './certificate.js';
+import type { ChainProblem } from './problem.js';
+
+export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+
+/** `label` names the certificate in the message ("leaf certificate "…""). */
+export function validityProblem(
+  cert: CertificateFacts,
+  label: string,
+  now: Date,
+  skewSeconds: number,
+): ChainProblem | undefined {
+  const skewMs = skewSeconds * 1000;
+  const context = `now ${now.toISOString()}, allowed clock skew ${skewSeconds}s`;
+  if (now.getTime() - skewMs > cert.notAfter.getTime())
+    return {
+      reason: 'expired',
+      message: `${label} expired at ${cert.notAfter.toISOString()} (${context})`,
+      details: { notAfter: cert.notAfter.toISOString(), now: now.toISOString() },
+    };
+  if (now.getTime() + skewMs < cert.notBefore.getTime())
+    return {
+      reason: 'not-yet-valid',
+      message: `${label} is not yet valid: valid from ${cert.notBefore.toISOString()} (${context})`,
+      details: { notBefore: cert.notBefore.toISOString(), now: now.toISOString() },
+    };
+  return undefined;
+}

@@ -1,0 +1,249 @@
+/**
+ * The one obtain-or-reuse flow the CLI and the agent plugin share: check the directory, reuse a
+ * fresh identity, otherwise generate a key, submit a node-client CSR, wait for the certificate,
+ * verify it against our key and subject, and only then write key and certificate together.
+ */
+import type { KeyObject } from 'node:crypto';
+import { AttestorError, toAttestorError } from '../errors.js';
+import { abortError } from '../kube/abort.js';
+import { silentLogger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import { csrGenerateName } from '../csr/csr-name.js';
+import { exportPrivateKeyPem, generateKey, isRsaKeyType, parseKeyType } from '../csr/keys.js';
+import type { KeyType } from '../csr/keys.js';
+import { NODE_CLIENT_SIGNER, nodeClientUsages, validateNodeName } from '../csr/profile.js';
+import { buildNodeCsr } from '../csr/request.js';
+import type { CsrClient as KubeCsrClient } from '../kube/csr-client.js';
+import { checkIdentityDirUsable, ensureIdentityDir } from './dir.js';
+import { isReusable } from './freshness.js';
+import { identityPaths } from './layout.js';
+import { readIdentity } from './read.js';
+import { writeIdentity } from './store.js';
+import type { WriteStep } from './store.js';
+import { verifyIssuedCertificate } from './verify-issued.js';
+
+/** The two calls of src/kube's client this flow uses (tests pass a small fake). */
+export type CsrClient = Pick<KubeCsrClient, 'createCsr' | 'waitForCertificate'>;
+
+/** The API server rejects shorter lifetimes (422). */
+export const MIN_EXPIRATION_SECONDS = 600;
+const MAX_EXPIRATION_SECONDS = 2 ** 31 - 1; // spec.expirationSeconds is an int32
+
+export interface ObtainProgress {
+  readonly phase: 'submitted' | 'pending' | 'approved' | 'issued';
+  readonly csrName: string;
+  /** Since the CSR was submitted. */
+  readonly elapsedMs: number;
+}
+
+export interface ObtainOptions {
+  readonly idDir: string;
+  readonly nodeName: string;
+  readonly keyType: KeyType;
+  /** spec.expirationSeconds (>= 600); the signer may clamp it, the issued NotAfter is what counts. */
+  readonly expirationSeconds?: number;
+  /** Deadline for approval and signing, counted from the CSR's creation. */
+  readonly approvalTimeoutMs: number;
+  /** Request a new identity even when the stored one is reusable. */
+  readonly force: boolean;
+  /** Renew this long before NotAfter; default a third of the lifetime (at least a minute). */
+  readonly renewBeforeMs?: number;
+  readonly csrClient: CsrClient;
+  readonly logger?: Logger;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ObtainProgress) => void;
+  /** The clock for validity decisions (tests). */
+  readonly now?: () => Date;
+  /** For tests: fault injection into the write (see store.ts). */
+  readonly onWriteStep?: (step: WriteStep) => void | Promise<void>;
+}
+
+export interface ObtainResult {
+  readonly reused: boolean;
+  /** The CSR object's name; absent when reused. */
+  readonly csrName?: string;
+  readonly nodeName: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly keyPath: string;
+  readonly certPath: string;
+  /** Upper-case hex. */
+  readonly serialNumber: string;
+  readonly chainPem: string;
+  readonly privateKey: KeyObject;
+}
+
+function usage(message: string, input: string): AttestorError {
+  return new AttestorError('ERR_USAGE', message, { details: { input } });
+}
+
+function validate(o: ObtainOptions): void {
+  validateNodeName(o.nodeName, 'node name');
+  parseKeyType(o.keyType, 'key type');
+  if (o.idDir === '') throw usage('the identity directory must not be empty', 'id-dir');
+  const exp = o.expirationSeconds;
+  if (
+    exp !== undefined &&
+    (!Number.isInteger(exp) || exp < MIN_EXPIRATION_SECONDS || exp > MAX_EXPIRATION_SECONDS)
+  )
+    throw usage(
+      `expiration ${String(exp)}s is invalid: it must be a whole number of seconds, at least ${MIN_EXPIRATION_SECONDS} (10 minutes)`,
+      'expiration',
+    );
+  if (!Number.isFinite(o.approvalTimeoutMs) || o.approvalTimeoutMs <= 0)
+    throw usage(
+      `approval timeout ${String(o.approvalTimeoutMs)}ms is invalid: it must be positive`,
+      'approval-timeout',
+    );
+  if (o.renewBeforeMs !== undefined && (!Number.isFinite(o.renewBeforeMs) || o.renewBeforeMs < 0))
+    throw usage(
+      `renew-before ${String(o.renewBeforeMs)}ms is invalid: it must not be negative`,
+      'renew-before',
+    );
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw abortError(signal, 'obtaining the identity document');
+}
+
+export async function obtainIdentity(opts: ObtainOptions): Promise<ObtainResult> {
+  const logger = (opts.logger ?? silentLogger).child({ node: opts.nodeName });
+  const now = opts.now ?? (() => new Date());
+  const { signal } = opts;
+
+  // Everything that can fail locally fails here, before a CSR exists on the cluster.
+  validate(opts);
+  await ensureIdentityDir(opts.idDir);
+  await checkIdentityDirUsable(opts.idDir);
+  checkAborted(signal);
+
+  const existing = await readIdentity(opts.idDir);
+  if (existing === undefined) {
+    logger.info('no identity document yet; requesting one', { dir: opts.idDir });
+  } else if (existing.status === 'broken') {
+    logger.warn('the stored identity document is unusable; requesting a new one', {
+      reason: existing.reason,
+    });
+  } else if (opts.force) {
+    logger.info('requesting a new identity document (forced)', { notAfter: existing.notAfter.toISOString() });
+  } else {
+    const freshness = isReusable(existing, {
+      nodeName: opts.nodeName,
+      now: now(),
+      keyType: opts.keyType,
+      ...(opts.renewBeforeMs === undefined ? {} : { renewBeforeMs: opts.renewBeforeMs }),
+    });
+    if (freshness.reusable) {
+      logger.info('reusing the stored identity document', {
+        notAfter: existing.notAfter.toISOString(),
+        renewAt: freshness.renewAt.toISOString(),
+      });
+      return {
+        reused: true,
+        nodeName: opts.nodeName,
+        notBefore: existing.notBefore,
+        notAfter: existing.notAfter,
+        keyPath: existing.keyPath,
+        certPath: existing.certPath,
+        serialNumber: existing.serialNumber,
+        chainPem: existing.chainPem,
+        privateKey: existing.privateKey,
+      };
+    }
+    logger.info('requesting a new identity document', {
+      reason: freshness.reason,
+      detail: freshness.message,
+    });
+  }
+  return issue(opts, logger, now);
+}
+
+async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Promise<ObtainResult> {
+  const { signal } = opts;
+  const progress = (p: ObtainProgress): void => {
+    try {
+      opts.onProgress?.(p);
+    } catch (err) {
+      // A progress display must not abort issuance.
+      logger.debug('progress callback failed', { error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  const key = await generateKey(opts.keyType);
+  const requestPem = await buildNodeCsr({
+    nodeName: opts.nodeName,
+    keyType: opts.keyType,
+    keyPair: key.cryptoKeyPair,
+  });
+  checkAborted(signal);
+
+  const submittedAt = Date.now();
+  const created = await passThrough(
+    opts.csrClient.createCsr(
+      {
+        generateName: csrGenerateName(opts.nodeName),
+        requestPem,
+        signerName: NODE_CLIENT_SIGNER,
+        usages: nodeClientUsages(isRsaKeyType(opts.keyType)),
+        ...(opts.expirationSeconds === undefined ? {} : { expirationSeconds: opts.expirationSeconds }),
+      },
+      signal,
+    ),
+  );
+  const csrName = created.metadata.name;
+  logger.info('submitted certificate signing request', { csr: csrName, keyType: opts.keyType });
+  progress({ phase: 'submitted', csrName, elapsedMs: Date.now() - submittedAt });
+
+  const issued = await passThrough(
+    opts.csrClient.waitForCertificate(csrName, created.metadata.resourceVersion, {
+      deadline: submittedAt + opts.approvalTimeoutMs,
+      ...(signal === undefined ? {} : { signal }),
+      onProgress: (p) => {
+        progress({ phase: p.phase, csrName, elapsedMs: p.elapsedMs });
+      },
+    }),
+  );
+
+  const cert = verifyIssuedCertificate(issued.certificateChainPem, {
+    key: key.publicKey,
+    nodeName: opts.nodeName,
+    now: now(),
+    csrName,
+  });
+  progress({ phase: 'issued', csrName, elapsedMs: Date.now() - submittedAt });
+
+  // No cancellation from here on: the CSR is spent, and saving its certificate (milliseconds)
+  // spares the next run a new request.
+  const paths = identityPaths(opts.idDir);
+  await writeIdentity(
+    opts.idDir,
+    { keyPem: exportPrivateKeyPem(key.privateKey), chainPem: issued.certificateChainPem },
+    { logger, ...(opts.onWriteStep === undefined ? {} : { onStep: opts.onWriteStep }) },
+  );
+  logger.info('wrote identity document', {
+    csr: csrName,
+    cert: paths.certPath,
+    notAfter: cert.fields.notAfter.toISOString(),
+  });
+  return {
+    reused: false,
+    csrName,
+    nodeName: opts.nodeName,
+    notBefore: cert.fields.notBefore,
+    notAfter: cert.fields.notAfter,
+    keyPath: paths.keyPath,
+    certPath: paths.certPath,
+    serialNumber: cert.leaf.serialNumber,
+    chainPem: issued.certificateChainPem,
+    privateKey: key.privateKey,
+  };
+}
+
+/** The CSR client reports AttestorErrors (denied, failed, timeout...); anything else is a bug there. */
+async function passThrough<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw toAttestorError(err);
+  }
+}

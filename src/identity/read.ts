@@ -1,0 +1,148 @@
+/**
+ * Reading the identity document: absent, a usable pair, or a pair that is present but broken
+ * (callers log why they request a new one).
+ */
+import { createPrivateKey } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isAttestorError } from '../errors.js';
+import { certificateFields } from '../csr/cert-fields.js';
+import type { Rdn } from '../csr/cert-fields.js';
+import { keyMatchesCertificate, keyTypeOf } from '../csr/keys.js';
+import type { KeyType } from '../csr/keys.js';
+import { nodeNameFromSubject } from '../csr/profile.js';
+import { parseCertificateChain } from './chain.js';
+import { currentGeneration, lstatIfExists } from './fs-ops.js';
+import { errnoCode, io } from './io-error.js';
+import {
+  CERT_FILE,
+  CERT_LINK_TARGET,
+  CURRENT_LINK,
+  KEY_FILE,
+  KEY_LINK_TARGET,
+  identityPaths,
+} from './layout.js';
+import type { IdentityPaths } from './layout.js';
+
+export interface StoredIdentity extends IdentityPaths {
+  readonly status: 'ok';
+  readonly keyPem: string;
+  readonly chainPem: string;
+  readonly chain: readonly X509Certificate[];
+  readonly leaf: X509Certificate;
+  readonly privateKey: KeyObject;
+  /** Undefined for a key type this project does not generate. */
+  readonly keyType: KeyType | undefined;
+  readonly subject: readonly Rdn[];
+  /** The node the leaf names, or undefined when the subject is not exactly a node client subject. */
+  readonly nodeName: string | undefined;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Upper-case hex, as node:crypto gives it. */
+  readonly serialNumber: string;
+}
+
+export interface BrokenIdentity extends IdentityPaths {
+  readonly status: 'broken';
+  readonly reason: string;
+}
+
+/** Absent (undefined), usable, or broken. */
+export type ReadIdentityResult = StoredIdentity | BrokenIdentity | undefined;
+
+/** Reading between a concurrent writer's rename and its clean-up can miss a generation; retry. */
+const ATTEMPTS = 5;
+
+async function readIfPresent(path: string): Promise<string | undefined> {
+  return io('read identity document', path, async () => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  });
+}
+
+async function isOurLink(path: string, target: string): Promise<boolean> {
+  const st = await io('inspect', path, () => lstatIfExists(path));
+  return st?.isSymbolicLink() === true && (await io('read symlink', path, () => readlink(path))) === target;
+}
+
+/**
+ * Reads `<idDir>/id-doc.key` and `id-doc.crt`. With the link layout both are read from the one
+ * generation `.id-doc-current` names at that moment, so a concurrent write cannot mix them.
+ * Throws ERR_IO only for file-system trouble other than absence (e.g. permission denied).
+ */
+export async function readIdentity(idDir: string): Promise<ReadIdentityResult> {
+  const paths = identityPaths(idDir);
+  for (let attempt = 1; ; attempt++) {
+    let source = { key: paths.keyPath, cert: paths.certPath };
+    const linked =
+      (await isOurLink(paths.keyPath, KEY_LINK_TARGET)) &&
+      (await isOurLink(paths.certPath, CERT_LINK_TARGET));
+    if (linked) {
+      const generation = await io('resolve', join(idDir, CURRENT_LINK), () => currentGeneration(idDir));
+      if (generation === undefined) return undefined;
+      source = { key: join(idDir, generation, KEY_FILE), cert: join(idDir, generation, CERT_FILE) };
+    }
+    const keyPem = await readIfPresent(source.key);
+    const chainPem = await readIfPresent(source.cert);
+    if (linked && (keyPem === undefined || chainPem === undefined) && attempt < ATTEMPTS) continue;
+    if (keyPem === undefined && chainPem === undefined) return undefined;
+    if (keyPem === undefined) return broken(paths, `${paths.keyPath} is missing`);
+    if (chainPem === undefined) return broken(paths, `${paths.certPath} is missing`);
+    return parseIdentity(paths, keyPem, chainPem);
+  }
+}
+
+function broken(paths: IdentityPaths, reason: string): BrokenIdentity {
+  return { ...paths, status: 'broken', reason };
+}
+
+/** Checks a key/chain pair read from `paths`; never throws. */
+export function parseIdentity(
+  paths: IdentityPaths,
+  keyPem: string,
+  chainPem: string,
+): StoredIdentity | BrokenIdentity {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(keyPem);
+  } catch {
+    return broken(paths, `${paths.keyPath} does not hold an unencrypted PEM private key`);
+  }
+  let chain: [X509Certificate, ...X509Certificate[]];
+  try {
+    chain = parseCertificateChain(chainPem);
+  } catch (err) {
+    return broken(paths, `${paths.certPath}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const [leaf] = chain;
+  if (!keyMatchesCertificate(privateKey, leaf))
+    return broken(paths, `${paths.keyPath} does not match the certificate in ${paths.certPath}`);
+  let fields;
+  try {
+    fields = certificateFields(leaf.raw);
+  } catch (err) {
+    if (!isAttestorError(err)) throw err;
+    return broken(paths, `${paths.certPath}: ${err.message}`);
+  }
+  return {
+    ...paths,
+    status: 'ok',
+    keyPem,
+    chainPem,
+    chain,
+    leaf,
+    privateKey,
+    keyType: keyTypeOf(privateKey),
+    subject: fields.subject,
+    nodeName: nodeNameFromSubject(fields.subject),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
+    serialNumber: leaf.serialNumber,
+  };
+}

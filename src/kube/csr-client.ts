@@ -1,0 +1,62 @@
+/**
+ * The CSR client the CLI and the agent plugin use: one KubeClient (one connection pool) and the
+ * CSR calls bound to it.
+ */
+import type { Logger } from '../log/logger.js';
+import type { KubeAccess } from './access.js';
+import { createCsr, deleteCsr, getCsr, type CreateCsrRequest, type CsrObject } from './csr-api.js';
+import { createKubeClient, type KubeClient } from './http.js';
+import {
+  waitForCertificate,
+  type CertificateResult,
+  type WaitForCertificateOptions,
+  type WaitTuning,
+} from './wait-for-certificate.js';
+import { watchCsr, type CsrWatchEvent, type WatchCsrOptions } from './watch.js';
+
+export interface CsrClient {
+  readonly kube: KubeClient;
+  createCsr(req: CreateCsrRequest, signal?: AbortSignal): Promise<CsrObject>;
+  getCsr(name: string, signal?: AbortSignal): Promise<CsrObject>;
+  /** Idempotent: a CSR that is already gone is not an error. */
+  deleteCsr(name: string, signal?: AbortSignal): Promise<void>;
+  watchCsr(name: string, resourceVersion: string, opts: WatchCsrOptions): AsyncIterable<CsrWatchEvent>;
+  waitForCertificate(
+    name: string,
+    fromResourceVersion: string,
+    opts: WaitForCertificateOptions,
+  ): Promise<CertificateResult>;
+  /** Closes the connections; call once done. */
+  close(): void;
+}
+
+export interface CsrClientOptions {
+  readonly requestTimeoutMs?: number;
+  readonly logger?: Logger;
+  /** Retry and watch timing of waitForCertificate (tests shorten it). */
+  readonly wait?: WaitTuning;
+}
+
+export function createCsrClient(access: KubeAccess, opts: CsrClientOptions = {}): CsrClient {
+  const kube = createKubeClient(access, {
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+  });
+  return {
+    kube,
+    createCsr: (req, signal) => createCsr(kube, req, signal),
+    getCsr: (name, signal) => getCsr(kube, name, signal),
+    deleteCsr: (name, signal) => deleteCsr(kube, name, signal),
+    watchCsr: (name, rv, wopts) => watchCsr(kube, name, rv, wopts),
+    waitForCertificate: (name, rv, wopts) =>
+      waitForCertificate(
+        { ...opts.wait, kube, ...(opts.logger === undefined ? {} : { logger: opts.logger }) },
+        name,
+        rv,
+        wopts,
+      ),
+    close: () => {
+      kube.close();
+    },
+  };
+}

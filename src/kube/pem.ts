@@ -1,0 +1,134 @@
+/**
+ * PEM loading for Kubernetes TLS material. Everything is parsed at load time with node:crypto so
+ * a wrong file fails with a message naming it, before any connection is attempted, instead of as
+ * an opaque OpenSSL error in the middle of a handshake.
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { AttestorError } from '../errors.js';
+
+/** Where a piece of material came from, for messages: e.g. `-ca-cert /etc/ca.crt`. */
+export interface MaterialSource {
+  readonly label: string;
+  /** The file, when the material is a file (for details); absent for inline data. */
+  readonly file?: string;
+}
+
+export interface CertificateBundle {
+  /** Normalised PEM: each block on its own, newline-terminated. */
+  readonly pem: string;
+  readonly certificates: readonly X509Certificate[];
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+
+interface PemBlock {
+  readonly type: string;
+  readonly text: string;
+}
+
+export function pemBlocks(text: string): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_BLOCK)) blocks.push({ type: m[1] ?? '', text: m[0] });
+  return blocks;
+}
+
+function inputError(source: MaterialSource, problem: string, cause?: unknown): AttestorError {
+  return new AttestorError('ERR_INPUT', `${source.label}: ${problem}`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: source.file === undefined ? { input: source.label } : { input: source.label, file: source.file },
+  });
+}
+
+/** Reads a file for `source`; ERR_INPUT naming it (and only the OS reason) when that fails. */
+export function readMaterialFile(path: string, source: MaterialSource): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? 'unreadable');
+    throw inputError(source, `cannot read the file (${reason})`, err);
+  }
+}
+
+/** Parses every CERTIFICATE block; at least one is required and each must parse. */
+export function parseCertificates(data: Buffer | string, source: MaterialSource): CertificateBundle {
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  const blocks = pemBlocks(text).filter((b) => b.type === 'CERTIFICATE');
+  if (blocks.length === 0) throw inputError(source, 'no PEM CERTIFICATE block found');
+  const certificates = blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b.text);
+    } catch (err) {
+      throw inputError(source, `certificate #${i + 1} does not parse as X.509`, err);
+    }
+  });
+  return { pem: blocks.map((b) => `${b.text}\n`).join(''), certificates };
+}
+
+/**
+ * Parses a private key. The error never quotes the content: this is a secret, so only what kind
+ * of problem it is (encrypted, not a key) reaches the message.
+ */
+export function parsePrivateKey(data: Buffer | string, source: MaterialSource): KeyObject {
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  const blocks = pemBlocks(text);
+  const keyBlock = blocks.find((b) => b.type.endsWith('PRIVATE KEY'));
+  if (keyBlock === undefined) throw inputError(source, 'no PEM PRIVATE KEY block found');
+  if (keyBlock.type === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(keyBlock.text))
+    throw inputError(source, 'the private key is encrypted; give an unencrypted key');
+  try {
+    return createPrivateKey(keyBlock.text);
+  } catch (err) {
+    throw inputError(source, `the ${keyBlock.type} block does not parse as a private key`, err);
+  }
+}
+
+/** A client certificate chain and its private key, checked to belong together. */
+export interface ClientIdentity {
+  readonly chain: CertificateBundle;
+  readonly leaf: X509Certificate;
+  readonly key: KeyObject;
+  /** The leaf's subject on one line, e.g. `CN=spire-agent, O=spire`. */
+  readonly subject: string;
+}
+
+export function loadClientIdentity(
+  cert: { data: Buffer | string; source: MaterialSource },
+  key: { data: Buffer | string; source: MaterialSource },
+): ClientIdentity {
+  const chain = parseCertificates(cert.data, cert.source);
+  const leaf = chain.certificates[0];
+  if (leaf === undefined) throw inputError(cert.source, 'no certificate');
+  const keyObject = parsePrivateKey(key.data, key.source);
+  if (!leaf.checkPrivateKey(keyObject))
+    throw new AttestorError(
+      'ERR_INPUT',
+      `client certificate ${cert.source.label} and client key ${key.source.label} do not match (the key is not the certificate's)`,
+      { details: { input: cert.source.label, keyInput: key.source.label } },
+    );
+  return { chain, leaf, key: keyObject, subject: oneLineSubject(leaf.subject) };
+}
+
+/** node:crypto prints subjects one attribute per line; messages want them on one. */
+export function oneLineSubject(subject: string): string {
+  return subject
+    .split('\n')
+    .filter((s) => s !== '')
+    .join(', ');
+}
+
+/** Decodes a kubeconfig `*-data` field (base64); ERR_INPUT when it is not base64. */
+export function decodeBase64Field(value: string, source: MaterialSource): Buffer {
+  const compact = value.replace(/\s+/g, '');
+  if (compact === '' || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1)
+    throw inputError(source, 'is not valid base64');
+  return Buffer.from(compact, 'base64');
+}

@@ -1,0 +1,121 @@
+/**
+ * The k8s_csr agent plugin's configuration (plugin_data in agent.conf). Documented key by key in
+ * docs/plugin-agent-k8s-csr.md; unknown keys are refused by name.
+ */
+import { hostname } from 'node:os';
+import { AttestorError } from '../../errors.js';
+import { clusterNameProblem } from '../../attestation/agent.js';
+import { DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from '../../csr/keys.js';
+import { defaultNodeName, nodeNameProblem } from '../../csr/profile.js';
+import type { KubeAccessOptions } from '../../kube/access.js';
+import { ConfigReader } from '../config-reader.js';
+
+export const DEFAULT_IDENTITY_DIR = '/tmp/spire-agent-id';
+export const DEFAULT_EXPIRATION_MS = 3_600_000;
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
+
+export interface AgentConfig {
+  readonly cluster: string;
+  readonly kube: KubeAccessOptions;
+  readonly nodeName: string;
+  readonly identityDir: string;
+  readonly keyType: KeyType;
+  readonly expirationMs: number;
+  readonly approvalTimeoutMs: number;
+  readonly renewBeforeMs?: number;
+}
+
+const configError = (message: string, key: string): AttestorError =>
+  new AttestorError('ERR_CONFIG', message, { details: { key } });
+
+export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const r = ConfigReader.parse(hcl);
+  const cluster = r.requiredString('cluster');
+  const clusterProblem = clusterNameProblem(cluster);
+  if (clusterProblem !== undefined)
+    throw configError(`cluster ${JSON.stringify(cluster)} ${clusterProblem}`, 'cluster');
+
+  const kubeconfig = r.optionalString('kubeconfig_path');
+  const context = r.optionalString('kube_context');
+  const server = r.optionalString('server');
+  const caCert = r.optionalString('ca_cert_path');
+  const clientCert = r.optionalString('client_cert_path');
+  const clientKey = r.optionalString('client_key_path');
+  const tokenFile = r.optionalString('token_path');
+  const inCluster = r.optionalBool('in_cluster') ?? false;
+  if ((clientCert === undefined) !== (clientKey === undefined))
+    throw configError(
+      'client_cert_path and client_key_path must be given together',
+      clientCert === undefined ? 'client_cert_path' : 'client_key_path',
+    );
+  if (inCluster && (kubeconfig !== undefined || server !== undefined))
+    throw configError('in_cluster cannot be combined with kubeconfig_path or server', 'in_cluster');
+
+  const literal = r.optionalString('agent_name');
+  const fromEnv = r.optionalString('agent_name_env');
+  if (literal !== undefined && fromEnv !== undefined)
+    throw configError('give agent_name or agent_name_env, not both', 'agent_name_env');
+  let nodeName: string;
+  let nameKey = 'agent_name';
+  if (fromEnv !== undefined) {
+    nameKey = 'agent_name_env';
+    const v = env[fromEnv];
+    if (v === undefined || v === '')
+      throw configError(
+        `agent_name_env: environment variable ${fromEnv} is not set (a DaemonSet sets it from spec.nodeName)`,
+        nameKey,
+      );
+    nodeName = v;
+  } else {
+    nodeName = literal ?? defaultNodeName(hostname());
+  }
+  const nameProblem = nodeNameProblem(nodeName);
+  if (nameProblem !== undefined)
+    throw configError(
+      `${nameKey}: ${JSON.stringify(nodeName)} is not a valid node name: ${nameProblem}`,
+      nameKey,
+    );
+
+  const keyTypeText = r.optionalString('key_type') ?? DEFAULT_KEY_TYPE;
+  let keyType: KeyType;
+  try {
+    keyType = parseKeyType(keyTypeText, 'key_type');
+  } catch (err) {
+    throw configError(err instanceof Error ? err.message : String(err), 'key_type');
+  }
+  // The x509pop proof of possession (the wire format both halves speak) is RSA or ECDSA only.
+  if (keyType === 'ed25519')
+    throw configError(
+      'key_type "ed25519" cannot sign the x509pop challenge; use ecdsa-p256, ecdsa-p384 or rsa-*',
+      'key_type',
+    );
+
+  const expirationMs = r.optionalDuration('expiration', { min: 600_000 }) ?? DEFAULT_EXPIRATION_MS;
+  const approvalTimeoutMs =
+    r.optionalDuration('approval_timeout', { min: 1000 }) ?? DEFAULT_APPROVAL_TIMEOUT_MS;
+  const renewBeforeMs = r.optionalDuration('renew_before');
+  if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
+    throw configError('renew_before must be shorter than expiration', 'renew_before');
+  const identityDir = r.optionalString('identity_dir') ?? DEFAULT_IDENTITY_DIR;
+  r.done();
+
+  return {
+    cluster,
+    kube: {
+      ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(context !== undefined ? { context } : {}),
+      ...(server !== undefined ? { server } : {}),
+      ...(caCert !== undefined ? { caCert } : {}),
+      ...(clientCert !== undefined ? { clientCert } : {}),
+      ...(clientKey !== undefined ? { clientKey } : {}),
+      ...(tokenFile !== undefined ? { tokenFile } : {}),
+      inCluster,
+    },
+    nodeName,
+    identityDir,
+    keyType,
+    expirationMs,
+    approvalTimeoutMs,
+    ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+  };
+}

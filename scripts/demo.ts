@@ -2,12 +2,19 @@
 // plane; with `npm run demo -- --kubeconfig <path>` it uses that cluster (whose current user must
 // be allowed to create ClusterRoles/Bindings and approve CSRs).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, binPath } from '../test/harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import {
+  ourPlugin,
+  startSpireAgent,
+  startSpireServer,
+  type SpireAgent,
+  type SpireServer,
+} from '../test/harness/spire.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +55,8 @@ const configs = ['csr-create-role.yml', 'csr-create-rolebinding.yml', 'csr-autoa
 const idDir = join(work, 'spire-agent-id');
 const keysDir = join(work, 'keys');
 let cp: ControlPlane | undefined;
+let spireServer: SpireServer | undefined;
+let spireAgent: SpireAgent | undefined;
 
 try {
   let kubeconfig: string;
@@ -112,7 +121,62 @@ try {
   const csrs = execFileSync(kubectl, ['get', 'csr', '-o', 'wide'], { env, encoding: 'utf8' });
   process.stdout.write(`\n$ kubectl get csr -o wide\n${csrs}`);
 
-  process.stdout.write(`\n${bold('The node has its identity document.')} Files of this demo: ${work}\n`);
+  step('Start spire-server with the k8s_csr server plugin');
+  // The server trusts the cluster CA: from the local control plane, or from the kubeconfig.
+  let caBundle: string;
+  if (cp !== undefined) {
+    caBundle = cp.pki.caCertPath;
+  } else {
+    caBundle = join(work, 'cluster-ca.crt');
+    const data = execFileSync(
+      kubectl,
+      [
+        'config',
+        'view',
+        '--raw',
+        '--minify',
+        '-o',
+        'jsonpath={.clusters[0].cluster.certificate-authority-data}',
+      ],
+      { env, encoding: 'utf8' },
+    );
+    if (data === '')
+      throw new Error(
+        'the kubeconfig has no certificate-authority-data; the server plugin needs the cluster CA',
+      );
+    writeFileSync(caBundle, Buffer.from(data, 'base64'));
+  }
+  const serverPlugin = ourPlugin(
+    'server',
+    'k8s_csr',
+    `clusters = {\n  "demo" = { ca_bundle_path = "${caBundle}" }\n}`,
+    join(REPO_ROOT, 'dist'),
+  );
+  process.stdout.write(`server.conf, plugins section:\n${serverPlugin}\n`);
+  spireServer = await startSpireServer(join(work, 'spire-server'), { nodeAttestors: serverPlugin });
+  process.stdout.write(`spire-server is healthy on 127.0.0.1:${String(spireServer.port)}\n`);
+
+  step('Start spire-agent with the k8s_csr agent plugin (it reuses the identity document from step 4)');
+  const agentData = [
+    'cluster = "demo"',
+    `kubeconfig_path = "${kubeconfig}"`,
+    ...(cp !== undefined ? [`ca_cert_path = "${cp.pki.apiserverCertPath}"`] : []),
+    `client_cert_path = "${join(keysDir, 'spire-agent.crt')}"`,
+    `client_key_path = "${join(keysDir, 'spire-agent.key')}"`,
+    `identity_dir = "${idDir}"`,
+  ].join('\n');
+  const agentPlugin = ourPlugin('agent', 'k8s_csr', agentData, join(REPO_ROOT, 'dist'));
+  process.stdout.write(`agent.conf, NodeAttestor section:\n${agentPlugin}\n`);
+  spireAgent = startSpireAgent(join(work, 'spire-agent'), spireServer, { nodeAttestor: agentPlugin });
+  await spireAgent.waitHealthy();
+  show(binPath('spire-agent'), ['healthcheck', '-socketPath', spireAgent.socketPath]);
+
+  step('The attested agent, as spire-server sees it');
+  show(binPath('spire-server'), ['agent', 'list', '-socketPath', spireServer.socketPath]);
+
+  process.stdout.write(
+    `\n${bold('Done:')} the node got a certificate from the cluster CA through the CSR API, and SPIRE attested it with k8s_csr.\nFiles of this demo: ${work}\n`,
+  );
 } catch (err) {
   process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
   if (cp !== undefined) process.stderr.write(`control-plane logs: ${cp.dir}/*.log\n`);
@@ -124,6 +188,8 @@ try {
     );
     await new Promise<void>((resolve) => process.once('SIGINT', resolve));
   }
+  await spireAgent?.stop();
+  await spireServer?.stop();
   await cp?.stop();
   if (values.keep !== true) rmSync(work, { recursive: true, force: true });
 }

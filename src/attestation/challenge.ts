@@ -2,7 +2,7 @@
  * The x509pop challenge the server sends, exactly as Go's json.Marshal writes it:
  * `{"rsa_signature":{"nonce":"<b64>"},"ecdsa_signature":null}` or the ECDSA mirror image.
  */
-import { encodeStdBase64 } from './internal/base64.js';
+import { encodeStdBase64 } from '../util/base64.js';
 import { checkKeys, parseJsonObject } from './internal/json.js';
 import { pickKind, readBytes } from './internal/pop-json.js';
 import { NONCE_BYTES } from './nonces.js';

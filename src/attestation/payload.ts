@@ -5,7 +5,7 @@
  * interoperable with it; our server is strict and refuses any other key.
  */
 import { AttestorError } from '../errors.js';
-import { decodeStdBase64, encodeStdBase64, maxBase64Length } from './internal/base64.js';
+import { decodeStdBase64, encodeStdBase64, maxBase64Length } from '../util/base64.js';
 import { checkKeys, jsonTypeName, own, parseJsonObject } from './internal/json.js';
 import { quote } from './internal/text.js';
 import { clusterNameProblem } from './spiffe-id.js';

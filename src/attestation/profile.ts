@@ -3,6 +3,11 @@
  * issues for a kubelet, so that no other certificate the cluster CA signed (an admin's, a
  * controller's, a serving certificate) can attest. This closes the 2018 prototype's gap, which
  * accepted anything that chained to the CA.
+ *
+ * Key usage follows Kubernetes' nodeclient profile: digitalSignature is required,
+ * keyEncipherment is allowed with any key type (kube-controller-manager approves
+ * {digital signature, key encipherment, client auth} for ECDSA keys as well, and older kubelets
+ * request it), and any other bit (keyCertSign, dataEncipherment, nonRepudiation, …) is refused.
  */
 import type { X509Certificate } from 'node:crypto';
 import { NODE_CN_PREFIX, NODE_ORGANIZATION, nodeNameProblem } from '../csr/profile.js';
@@ -31,6 +36,9 @@ const KEY_USAGE_NAMES: readonly (readonly [number, string])[] = [
   [KeyUsage.decipherOnly, 'decipherOnly'],
 ];
 
+/** What the nodeclient profile may carry: digitalSignature (required) and keyEncipherment. */
+const ALLOWED_KEY_USAGE = KeyUsage.digitalSignature | KeyUsage.keyEncipherment;
+
 const EKU_NAMES: Readonly<Record<string, string>> = {
   '1.3.6.1.5.5.7.3.1': 'serverAuth',
   '1.3.6.1.5.5.7.3.2': 'clientAuth',
@@ -58,19 +66,16 @@ export function checkNodeClientProfile(leaf: X509Certificate): NodeClientIdentit
       `extended key usage is [${eku.map((o) => EKU_NAMES[o] ?? o).join(', ')}]; it must be exactly [clientAuth]`,
     );
 
-  const rsa = popKind(facts.publicKey) === 'rsa';
+  // keyEncipherment is allowed whatever the key type, as Kubernetes' own profile does (see above).
   const usage = facts.keyUsage;
   if (usage === undefined)
     throw profileError('key-usage', 'it has no key usage extension; it must have digitalSignature');
   if ((usage & KeyUsage.digitalSignature) === 0)
     throw profileError('key-usage', `key usage is [${usageNames(usage)}]; it must include digitalSignature`);
-  const allowed = KeyUsage.digitalSignature | (rsa ? KeyUsage.keyEncipherment : 0);
-  if ((usage & ~allowed) !== 0)
+  if ((usage & ~ALLOWED_KEY_USAGE) !== 0)
     throw profileError(
       'key-usage',
-      rsa
-        ? `key usage is [${usageNames(usage)}]; only digitalSignature and keyEncipherment are allowed`
-        : `key usage is [${usageNames(usage)}]; only digitalSignature is allowed (keyEncipherment only with an RSA key)`,
+      `key usage is [${usageNames(usage)}]; only digitalSignature and keyEncipherment are allowed`,
     );
 
   if (facts.hasSubjectAltName)

@@ -5,7 +5,7 @@
  * The nonce here is the agent's own; the server's nonce is not echoed, it is bound in through the
  * signed digest.
  */
-import { encodeStdBase64 } from './internal/base64.js';
+import { encodeStdBase64 } from '../util/base64.js';
 import { checkKeys, parseJsonObject } from './internal/json.js';
 import { pickKind, readBytes } from './internal/pop-json.js';
 import { NONCE_BYTES } from './nonces.js';

@@ -73,8 +73,13 @@ async function run(o: CliOptions, io: CliIo): Promise<number> {
   }
 }
 
+/** Whether the command line asks for JSON, read leniently: used when the flags themselves fail to parse. */
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((a, i) => /^--?output=json$/.test(a) || (/^--?output$/.test(a) && argv[i + 1] === 'json'));
+}
+
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  let output: 'text' | 'json' = 'text';
+  let output: 'text' | 'json' = wantsJson(argv) ? 'json' : 'text';
   try {
     const cmd = parseCommandLine(argv);
     switch (cmd.kind) {

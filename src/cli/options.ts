@@ -17,6 +17,10 @@ export const DEFAULT_EXPIRATION_MS = 3_600_000;
 export const DEFAULT_TIMEOUT_MS = 300_000;
 /** The CSR API's minimum spec.expirationSeconds. */
 export const MIN_EXPIRATION_MS = 600_000;
+/** spec.expirationSeconds is an int32. */
+export const MAX_EXPIRATION_MS = (2 ** 31 - 1) * 1000;
+/** Node's timers cannot wait longer than 2^31-1 ms (they would fire at once); a week is plenty. */
+export const MAX_TIMEOUT_MS = 168 * 3_600_000;
 
 export interface CliOptions {
   readonly kubeconfig?: string;
@@ -150,7 +154,7 @@ export const FLAGS: readonly FlagSpec[] = [
     type: 'string',
     arg: 'duration',
     group: 'Identity document',
-    help: 'how long to wait for approval and signing',
+    help: 'how long to wait for approval and signing (at most 168h)',
     shownDefault: formatDuration(DEFAULT_TIMEOUT_MS),
   },
   {
@@ -199,7 +203,13 @@ export const FLAGS: readonly FlagSpec[] = [
 const usage = (message: string, input: string): AttestorError =>
   new AttestorError('ERR_USAGE', message, { details: { input } });
 
-function duration(value: string | undefined, flag: string, fallback: number, min = 1): number {
+function duration(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min = 1,
+  max = Infinity,
+): number {
   if (value === undefined) return fallback;
   const ms = parseDuration(value);
   if (ms === undefined)
@@ -208,6 +218,7 @@ function duration(value: string | undefined, flag: string, fallback: number, min
       `-${flag}`,
     );
   if (ms < min) throw usage(`-${flag} must be at least ${formatDuration(min)}, got ${value}`, `-${flag}`);
+  if (ms > max) throw usage(`-${flag} must be at most ${formatDuration(max)}, got ${value}`, `-${flag}`);
   return ms;
 }
 
@@ -269,9 +280,16 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       clientCert === undefined ? '-client-cert' : '-client-key',
     );
   const agentName = validateNodeName(s('agent-name') ?? defaultNodeName(hostname()), '-agent-name');
-  const expirationMs = duration(s('expiration'), 'expiration', DEFAULT_EXPIRATION_MS, MIN_EXPIRATION_MS);
+  const expirationMs = duration(
+    s('expiration'),
+    'expiration',
+    DEFAULT_EXPIRATION_MS,
+    MIN_EXPIRATION_MS,
+    MAX_EXPIRATION_MS,
+  );
   const renewBefore = s('renew-before');
-  const renewBeforeMs = renewBefore === undefined ? undefined : duration(renewBefore, 'renew-before', 0, 0);
+  const renewBeforeMs =
+    renewBefore === undefined ? undefined : duration(renewBefore, 'renew-before', 0, 0, MAX_EXPIRATION_MS);
   if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
     throw usage(
       `-renew-before (${formatDuration(renewBeforeMs)}) must be shorter than -expiration (${formatDuration(expirationMs)})`,
@@ -301,7 +319,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       idDir: nonEmpty(s('id-dir'), 'id-dir') ?? DEFAULT_ID_DIR,
       keyType: parseKeyType(s('key-type') ?? DEFAULT_KEY_TYPE, '-key-type'),
       expirationMs,
-      timeoutMs: duration(s('timeout'), 'timeout', DEFAULT_TIMEOUT_MS),
+      timeoutMs: duration(s('timeout'), 'timeout', DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS),
       force: v.force === true,
       output: oneOf(s('output'), 'output', ['text', 'json'] as const, 'text'),
       logFormat: oneOf(s('log-format'), 'log-format', ['text', 'json'] as const, 'text'),

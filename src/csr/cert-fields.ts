@@ -1,11 +1,21 @@
 /**
  * The certificate fields the identity code decides on and Node 20's X509Certificate does not
  * give structurally: the subject as ordered RDNs, validity as Dates, extended key usages.
- * Input is DER that OpenSSL has already accepted (X509Certificate.raw).
+ * Input is DER that OpenSSL has already accepted (X509Certificate.raw). Read with the strict DER
+ * reader rather than @peculiar/x509, which is slow to load and stays off the reuse path.
+ * Malformed input is ERR_INPUT ("malformed DER: …").
  */
-import { AttestorError } from '../errors.js';
-import { TAG, childrenOf, decodeOid, decodeString, decodeTime, expectTag, parseDer } from './der.js';
-import type { DerNode } from './der.js';
+import {
+  DerError,
+  TAG,
+  childrenOf,
+  decodeOid,
+  decodeString,
+  decodeTime,
+  expectTag,
+  parseDer,
+  type DerNode,
+} from '../x509/der.js';
 
 export const OID = {
   commonName: '2.5.4.3',
@@ -32,39 +42,39 @@ export interface CertificateFields {
 }
 
 function parseName(node: DerNode): Rdn[] {
-  expectTag(node, TAG.sequence, 'a Name');
-  return childrenOf(node).map((set) =>
-    childrenOf(expectTag(set, TAG.set, 'an RDN')).map((atv) => {
-      const [type, value] = childrenOf(expectTag(atv, TAG.sequence, 'an attribute'));
-      if (value === undefined) throw new AttestorError('ERR_INPUT', 'malformed DER: attribute without value');
-      return { type: decodeOid(expectTag(type, TAG.oid, 'an attribute type')), value: decodeString(value) };
+  return childrenOf(node, 'Name').map((set) =>
+    childrenOf(expectTag(set, TAG.set, 'RDN'), 'RDN').map((atv) => {
+      const [type, value] = childrenOf(expectTag(atv, TAG.sequence, 'attribute'), 'attribute');
+      if (value === undefined) throw new DerError('attribute: no value');
+      return { type: decodeOid(expectTag(type, TAG.oid, 'attribute type')), value: decodeString(value) };
     }),
   );
 }
 
 function parseExtKeyUsage(extensions: DerNode): string[] | undefined {
   // [3] EXPLICIT Extensions ::= SEQUENCE OF Extension
-  const [list] = childrenOf(extensions);
-  for (const ext of childrenOf(expectTag(list, TAG.sequence, 'Extensions'))) {
-    const parts = childrenOf(expectTag(ext, TAG.sequence, 'an Extension'));
-    if (decodeOid(expectTag(parts[0], TAG.oid, 'an extension id')) !== OID.extKeyUsage) continue;
-    const value = expectTag(parts[parts.length - 1], TAG.octetString, 'an extension value');
-    return childrenOf(expectTag(parseDer(value.content), TAG.sequence, 'ExtKeyUsageSyntax')).map(decodeOid);
+  const [list] = childrenOf(extensions, 'extensions');
+  for (const ext of childrenOf(expectTag(list, TAG.sequence, 'Extensions'), 'Extensions')) {
+    const parts = childrenOf(expectTag(ext, TAG.sequence, 'Extension'), 'Extension');
+    if (decodeOid(expectTag(parts[0], TAG.oid, 'extnID')) !== OID.extKeyUsage) continue;
+    const value = expectTag(parts[parts.length - 1], TAG.octetString, 'extnValue');
+    const syntax = expectTag(parseDer(value.content, 'ExtKeyUsageSyntax'), TAG.sequence, 'ExtKeyUsageSyntax');
+    return childrenOf(syntax, 'ExtKeyUsageSyntax').map((oid) => decodeOid(oid, 'KeyPurposeId'));
   }
   return undefined;
 }
 
 export function certificateFields(der: Buffer): CertificateFields {
-  const [tbs] = childrenOf(expectTag(parseDer(der), TAG.sequence, 'a Certificate'));
-  const fields = childrenOf(expectTag(tbs, TAG.sequence, 'a TBSCertificate'));
+  const certificate = expectTag(parseDer(der, 'certificate'), TAG.sequence, 'certificate');
+  const [tbs] = childrenOf(certificate, 'certificate');
+  const fields = childrenOf(expectTag(tbs, TAG.sequence, 'tbsCertificate'), 'tbsCertificate');
   // version [0] is optional (absent means v1); everything after it is positional.
   const base = fields[0]?.tag === 0xa0 ? 1 : 0;
-  const validity = childrenOf(expectTag(fields[base + 3], TAG.sequence, 'Validity'));
-  const subject = parseName(expectTag(fields[base + 4], TAG.sequence, 'a subject Name'));
+  const validity = childrenOf(expectTag(fields[base + 3], TAG.sequence, 'validity'), 'validity');
+  const subject = parseName(expectTag(fields[base + 4], TAG.sequence, 'subject'));
   const extensions = fields.slice(base + 6).find((f) => f.tag === 0xa3);
   const [notBefore, notAfter] = validity;
-  if (notBefore === undefined || notAfter === undefined)
-    throw new AttestorError('ERR_INPUT', 'malformed DER: incomplete Validity');
+  if (notBefore === undefined || notAfter === undefined) throw new DerError('validity: incomplete');
   return {
     subject,
     notBefore: decodeTime(notBefore),

@@ -6,7 +6,7 @@ import type { webcrypto } from 'node:crypto';
 import { csrSigningAlgorithm } from './keys.js';
 import type { KeyType } from './keys.js';
 import { NODE_ORGANIZATION, nodeCommonName, validateNodeName } from './profile.js';
-import { loadX509 } from './x509-lib.js';
+import { loadX509 } from '../x509/load-peculiar.js';
 
 export interface NodeCsrParams {
   readonly nodeName: string;

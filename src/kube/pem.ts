@@ -3,9 +3,10 @@
  * a wrong file fails with a message naming it, before any connection is attempted, instead of as
  * an opaque OpenSSL error in the middle of a handshake.
  */
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AttestorError } from '../errors.js';
+import { parsePemBundle, readPemBlocks, type BundleProblem } from '../x509/pem.js';
 
 /** Where a piece of material came from, for messages: e.g. `-ca-cert /etc/ca.crt`. */
 export interface MaterialSource {
@@ -18,19 +19,6 @@ export interface CertificateBundle {
   /** Normalised PEM: each block on its own, newline-terminated. */
   readonly pem: string;
   readonly certificates: readonly X509Certificate[];
-}
-
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
-
-interface PemBlock {
-  readonly type: string;
-  readonly text: string;
-}
-
-export function pemBlocks(text: string): PemBlock[] {
-  const blocks: PemBlock[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) blocks.push({ type: m[1] ?? '', text: m[0] });
-  return blocks;
 }
 
 function inputError(source: MaterialSource, problem: string, cause?: unknown): AttestorError {
@@ -58,19 +46,32 @@ export function readMaterialFile(path: string, source: MaterialSource): Buffer {
   }
 }
 
-/** Parses every CERTIFICATE block; at least one is required and each must parse. */
+/** A PEM problem as ERR_INPUT naming `source`: labels and counts only, never content. */
+function pemError(source: MaterialSource, p: BundleProblem): AttestorError {
+  switch (p.kind) {
+    case 'no-certificate':
+      return inputError(source, 'no PEM CERTIFICATE block found');
+    case 'unparsable':
+      return inputError(source, `certificate #${p.certificate} does not parse as X.509`, p.cause);
+    case 'mismatched-end':
+      return inputError(
+        source,
+        `PEM block #${p.block} begins ${JSON.stringify(p.begin)} but ends ${JSON.stringify(p.end)}`,
+      );
+  }
+}
+
+/**
+ * Parses every CERTIFICATE block; at least one is required and each must parse. Other blocks
+ * and text around them are skipped, as Go's AppendCertsFromPEM does for CA bundles.
+ */
 export function parseCertificates(data: Buffer | string, source: MaterialSource): CertificateBundle {
-  const text = typeof data === 'string' ? data : data.toString('utf8');
-  const blocks = pemBlocks(text).filter((b) => b.type === 'CERTIFICATE');
-  if (blocks.length === 0) throw inputError(source, 'no PEM CERTIFICATE block found');
-  const certificates = blocks.map((b, i) => {
-    try {
-      return new X509Certificate(b.text);
-    } catch (err) {
-      throw inputError(source, `certificate #${i + 1} does not parse as X.509`, err);
-    }
-  });
-  return { pem: blocks.map((b) => `${b.text}\n`).join(''), certificates };
+  const r = parsePemBundle(typeof data === 'string' ? data : data.toString('utf8'));
+  if (!r.ok) throw pemError(source, r.problem);
+  return {
+    pem: r.value.map((c) => `${c.block.text}\n`).join(''),
+    certificates: r.value.map((c) => c.cert),
+  };
 }
 
 /**
@@ -79,15 +80,17 @@ export function parseCertificates(data: Buffer | string, source: MaterialSource)
  */
 export function parsePrivateKey(data: Buffer | string, source: MaterialSource): KeyObject {
   const text = typeof data === 'string' ? data : data.toString('utf8');
-  const blocks = pemBlocks(text);
-  const keyBlock = blocks.find((b) => b.type.endsWith('PRIVATE KEY'));
+  const blocks = readPemBlocks(text);
+  if (!blocks.ok) throw pemError(source, blocks.problem);
+  // The first key block wins: openssl writes EC PARAMETERS before an EC key.
+  const keyBlock = blocks.value.find((b) => b.label.endsWith('PRIVATE KEY'));
   if (keyBlock === undefined) throw inputError(source, 'no PEM PRIVATE KEY block found');
-  if (keyBlock.type === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(keyBlock.text))
+  if (keyBlock.label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(keyBlock.text))
     throw inputError(source, 'the private key is encrypted; give an unencrypted key');
   try {
     return createPrivateKey(keyBlock.text);
   } catch (err) {
-    throw inputError(source, `the ${keyBlock.type} block does not parse as a private key`, err);
+    throw inputError(source, `the ${keyBlock.label} block does not parse as a private key`, err);
   }
 }
 

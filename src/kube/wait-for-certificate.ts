@@ -12,16 +12,15 @@
  * - the deadline is ERR_TIMEOUT, saying how to approve by hand;
  * - only a non-empty, parseable PEM chain is ever returned.
  */
-import { X509Certificate } from 'node:crypto';
 import { AttestorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { abortError, sleep } from './abort.js';
 import { csrCondition, getCsr, type CsrObject } from './csr-api.js';
 import type { KubeClient } from './http.js';
 import { isTransient, oneLine } from './kube-errors.js';
-import { pemBlocks } from './pem.js';
 import { watchCsr } from './watch.js';
 import { formatDuration } from '../util/duration.js';
+import { parsePemBundle } from '../x509/pem.js';
 
 export interface CsrProgress {
   readonly phase: 'pending' | 'approved';
@@ -64,26 +63,25 @@ export function decodeIssuedChain(csr: CsrObject): string {
   const name = csr.metadata.name;
   const raw = csr.status.certificate ?? '';
   const text = Buffer.from(raw, 'base64').toString('utf8');
-  const blocks = pemBlocks(text).filter((b) => b.type === 'CERTIFICATE');
-  if (blocks.length === 0)
-    throw new AttestorError('ERR_KUBE_API', `CSR ${name}: status.certificate holds no PEM certificate`, {
+  const apiError = (problem: string, cause?: unknown): AttestorError =>
+    new AttestorError('ERR_KUBE_API', `CSR ${name}: ${problem}`, {
+      ...(cause === undefined ? {} : { cause }),
       details: { csrName: name },
     });
-  blocks.forEach((b, i) => {
-    try {
-      new X509Certificate(b.text);
-    } catch (err) {
-      throw new AttestorError(
-        'ERR_KUBE_API',
-        `CSR ${name}: certificate #${i + 1} in status.certificate does not parse`,
-        {
-          cause: err,
-          details: { csrName: name },
-        },
+  // Like client-go, other blocks and text around them are skipped; the signer writes none.
+  const r = parsePemBundle(text);
+  if (r.ok) return r.value.map((c) => `${c.block.text}\n`).join('');
+  const p = r.problem;
+  switch (p.kind) {
+    case 'no-certificate':
+      throw apiError('status.certificate holds no PEM certificate');
+    case 'unparsable':
+      throw apiError(`certificate #${p.certificate} in status.certificate does not parse`, p.cause);
+    case 'mismatched-end':
+      throw apiError(
+        `PEM block #${p.block} in status.certificate begins ${JSON.stringify(p.begin)} but ends ${JSON.stringify(p.end)}`,
       );
-    }
-  });
-  return blocks.map((b) => `${b.text}\n`).join('');
+  }
 }
 
 function terminal(csr: CsrObject): void {

@@ -4,7 +4,7 @@
  * challenge. It never half-closes in SPIRE 1.13: once the server has answered it cancels the
  * stream, so a cancellation after the payload is the normal end, not an error.
  */
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
 import {
   NodeAttestorService,
   type Challenge,
@@ -13,7 +13,7 @@ import {
 import { AttestorError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ConfigGate } from './config-service.js';
-import { statusName, toGrpcError } from './grpc-status.js';
+import { openAttestationStream } from './attestation-stream.js';
 import { bindService, malformed, type Decoded, type ServiceBinding } from './service.js';
 import { MessageReader, StreamClosedError } from './stream-reader.js';
 import type { AgentNodeAttestor } from './types.js';
@@ -40,16 +40,8 @@ async function runAidAttestation(
   gate: ConfigGate,
   logger: Logger,
 ): Promise<void> {
-  const aborter = new AbortController();
-  call.on('cancelled', () => {
-    aborter.abort(new StreamClosedError('attestation cancelled by the host'));
-  });
-  let ending: Error | undefined;
-  call.on('error', (err: Error) => {
-    if (err !== ending) logger.debug('AidAttestation stream error', { error: err.message });
-  });
+  const { aborter, started, fail } = openAttestationStream(call, 'AidAttestation', logger);
   const reader = new MessageReader<Decoded<Challenge>>(call);
-  const started = Date.now();
   let payloadSent = false;
   let answered = 0;
   try {
@@ -87,17 +79,6 @@ async function runAidAttestation(
       else logger.warn('AidAttestation cancelled by the host before the payload was ready', fields);
       return;
     }
-    const e = toGrpcError(err, logger, 'AidAttestation');
-    const fields = {
-      code: err instanceof AttestorError ? err.code : 'ERR_INTERNAL',
-      grpc_code: statusName(e.code),
-      error: e.details,
-      duration_ms: Date.now() - started,
-    };
-    if (e.code === status.INTERNAL || e.code === status.UNAVAILABLE)
-      logger.error('Attestation failed', fields);
-    else logger.warn('Attestation failed', fields);
-    ending = e;
-    call.emit('error', e);
+    fail(err, 'Attestation failed');
   }
 }

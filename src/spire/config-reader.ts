@@ -5,7 +5,7 @@
  * Every failure is AttestorError ERR_CONFIG, which the plugin layer returns as InvalidArgument.
  */
 import { AttestorError } from '../errors.js';
-import { formatGoDuration, parseGoDuration } from './duration.js';
+import { formatGoDuration, parseGoDuration } from '../util/duration.js';
 import { formatKeyPath, parseConfigText, type HclObject, type HclValue } from './hcl.js';
 
 export interface IntBounds {

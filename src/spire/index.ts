@@ -16,7 +16,7 @@ export type {
 } from './types.js';
 export { ConfigReader, type DurationBounds, type IntBounds } from './config-reader.js';
 export { parseConfigText, parseHcl, formatKeyPath, type HclObject, type HclValue } from './hcl.js';
-export { parseGoDuration, formatGoDuration } from './duration.js';
+export { parseGoDuration, formatGoDuration } from '../util/duration.js';
 export { grpcCodeFor } from './grpc-status.js';
 export { AGENT_NODE_ATTESTOR_SERVICE } from './agent-service.js';
 export { SERVER_NODE_ATTESTOR_SERVICE } from './server-service.js';

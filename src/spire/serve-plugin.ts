@@ -21,6 +21,7 @@ import type { ServiceBinding } from './service.js';
 import { createStdioService } from './stdio.js';
 import { AttestorError } from '../errors.js';
 import { PLUGIN_SIDES, type PluginHandle, type ServePluginOptions } from './types.js';
+import { raiseStreamResetLimit } from './http2-limits.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Time given to in-flight calls at stop; go-plugin SIGKILLs 2 s after Shutdown. */
@@ -116,6 +117,10 @@ export async function servePlugin(opts: ServePluginOptions): Promise<PluginHandl
     'grpc.max_receive_message_length': max,
     'grpc.max_send_message_length': max,
   });
+  if (!raiseStreamResetLimit(server))
+    logger.warn(
+      'could not raise the HTTP/2 stream reset limit; sustained attestation rates above 33/s may fail',
+    );
   const bindings: readonly ServiceBinding[] = [
     broker.binding,
     stdio.binding,

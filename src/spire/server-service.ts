@@ -4,7 +4,7 @@
  * challenge we write to the agent and sends back its response; we finish with agent_attributes
  * and OK, or end the call with the status for the error.
  */
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
 import {
   NodeAttestorService,
   type AttestRequest,
@@ -13,7 +13,7 @@ import {
 import { AttestorError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ConfigGate } from './config-service.js';
-import { statusName, toGrpcError } from './grpc-status.js';
+import { openAttestationStream } from './attestation-stream.js';
 import { bindService, malformed, type Decoded, type ServiceBinding } from './service.js';
 import { MessageReader, StreamClosedError, metadataMap } from './stream-reader.js';
 import type { AgentAttributes, ServerAttestContext, ServerNodeAttestor } from './types.js';
@@ -55,17 +55,8 @@ async function runAttest(
   gate: ConfigGate,
   logger: Logger,
 ): Promise<void> {
-  const aborter = new AbortController();
-  call.on('cancelled', () => {
-    aborter.abort(new StreamClosedError('attestation cancelled by the host'));
-  });
-  // Writes racing a cancellation fail on the destroyed stream; the call is over either way.
-  let ending: Error | undefined;
-  call.on('error', (err: Error) => {
-    if (err !== ending) logger.debug('Attest stream error', { error: err.message });
-  });
+  const { aborter, started, fail } = openAttestationStream(call, 'Attest', logger);
   const reader = new MessageReader<Decoded<AttestRequest>>(call);
-  const started = Date.now();
   try {
     gate.requireConfigured();
     const first = await reader.next();
@@ -131,17 +122,6 @@ async function runAttest(
       logger.debug('Attestation stream cancelled by the host', { duration_ms: Date.now() - started });
       return;
     }
-    const e = toGrpcError(err, logger, 'Attest');
-    const fields = {
-      code: err instanceof AttestorError ? err.code : 'ERR_INTERNAL',
-      grpc_code: statusName(e.code),
-      error: e.details,
-      duration_ms: Date.now() - started,
-    };
-    if (e.code === status.INTERNAL || e.code === status.UNAVAILABLE)
-      logger.error('Attestation refused', fields);
-    else logger.warn('Attestation refused', fields);
-    ending = e;
-    call.emit('error', e);
+    fail(err, 'Attestation refused');
   }
 }

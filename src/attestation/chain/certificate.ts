@@ -6,8 +6,9 @@
  */
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestorError, type ErrorCode } from '../../errors.js';
-import { DerError, readCertificateSpans } from './der.js';
-import { x509 } from './x509.js';
+import { DerError } from '../../x509/der.js';
+import { x509 } from '../../x509/peculiar.js';
+import { readCertificateSpans } from './cert-spans.js';
 
 export interface SubjectAttribute {
   /** Attribute type OID, e.g. 2.5.4.3 for CN. */
@@ -118,6 +119,8 @@ export function readCertificate(
     cache.set(cert, facts);
     return facts;
   } catch (err) {
+    // A DerError is an AttestorError (ERR_INPUT) too; here it must take this caller's code and label.
+    if (err instanceof DerError) return fail(err.problem, err);
     if (err instanceof AttestorError) throw err;
     return fail((err as Error).message, err);
   }
@@ -128,7 +131,7 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
   try {
     spans = readCertificateSpans(der);
   } catch (err) {
-    if (err instanceof DerError) return fail(err.message);
+    if (err instanceof DerError) return fail(err.problem);
     throw err;
   }
   // OpenSSL ignores bytes after the certificate and re-encodes some BER; we want what was signed, exactly.

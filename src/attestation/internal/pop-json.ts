@@ -1,7 +1,7 @@
 /** Shared readers for the x509pop challenge and response JSON, which have the same envelope. */
 import { AttestorError } from '../../errors.js';
 import type { PopKind } from '../pop-key.js';
-import { decodeStdBase64 } from './base64.js';
+import { decodeStdBase64 } from '../../util/base64.js';
 import { asObject, checkKeys, jsonTypeName, own, type JsonObject } from './json.js';
 
 /** Finds the one non-null member of `{"rsa_signature":…,"ecdsa_signature":…}`. */

@@ -13,6 +13,13 @@ import { ConfigReader } from '../config-reader.js';
 export const DEFAULT_IDENTITY_DIR = '/tmp/spire-agent-id';
 export const DEFAULT_EXPIRATION_MS = 3_600_000;
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
+/**
+ * Node timers take at most 2^31-1 ms (~24.8 days; a longer delay fires after 1 ms, which made a
+ * long approval_timeout expire at once): a week is plenty to wait for a manual approval.
+ */
+export const MAX_APPROVAL_TIMEOUT_MS = 7 * 24 * 3_600_000;
+/** spec.expirationSeconds is an int32. */
+export const MAX_EXPIRATION_MS = (2 ** 31 - 1) * 1000;
 
 export interface AgentConfig {
   readonly cluster: string;
@@ -30,18 +37,25 @@ const configError = (message: string, key: string): AttestorError =>
 
 export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const r = ConfigReader.parse(hcl);
+  // An empty path or name is never meant: refuse it here rather than let it mean "not given"
+  // (kubeconfig_path = "" fell back to ~/.kube/config) or fail later with a confusing message.
+  const optionalString = (key: string): string | undefined => {
+    const v = r.optionalString(key);
+    if (v === '') throw configError(`invalid plugin configuration: ${key}: must not be empty`, key);
+    return v;
+  };
   const cluster = r.requiredString('cluster');
   const clusterProblem = clusterNameProblem(cluster);
   if (clusterProblem !== undefined)
     throw configError(`cluster ${JSON.stringify(cluster)} ${clusterProblem}`, 'cluster');
 
-  const kubeconfig = r.optionalString('kubeconfig_path');
-  const context = r.optionalString('kube_context');
-  const server = r.optionalString('server');
-  const caCert = r.optionalString('ca_cert_path');
-  const clientCert = r.optionalString('client_cert_path');
-  const clientKey = r.optionalString('client_key_path');
-  const tokenFile = r.optionalString('token_path');
+  const kubeconfig = optionalString('kubeconfig_path');
+  const context = optionalString('kube_context');
+  const server = optionalString('server');
+  const caCert = optionalString('ca_cert_path');
+  const clientCert = optionalString('client_cert_path');
+  const clientKey = optionalString('client_key_path');
+  const tokenFile = optionalString('token_path');
   const inCluster = r.optionalBool('in_cluster') ?? false;
   if ((clientCert === undefined) !== (clientKey === undefined))
     throw configError(
@@ -51,8 +65,8 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
   if (inCluster && (kubeconfig !== undefined || server !== undefined))
     throw configError('in_cluster cannot be combined with kubeconfig_path or server', 'in_cluster');
 
-  const literal = r.optionalString('agent_name');
-  const fromEnv = r.optionalString('agent_name_env');
+  const literal = optionalString('agent_name');
+  const fromEnv = optionalString('agent_name_env');
   if (literal !== undefined && fromEnv !== undefined)
     throw configError('give agent_name or agent_name_env, not both', 'agent_name_env');
   let nodeName: string;
@@ -76,7 +90,7 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
       nameKey,
     );
 
-  const keyTypeText = r.optionalString('key_type') ?? DEFAULT_KEY_TYPE;
+  const keyTypeText = optionalString('key_type') ?? DEFAULT_KEY_TYPE;
   let keyType: KeyType;
   try {
     keyType = parseKeyType(keyTypeText, 'key_type');
@@ -90,13 +104,15 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
       'key_type',
     );
 
-  const expirationMs = r.optionalDuration('expiration', { min: 600_000 }) ?? DEFAULT_EXPIRATION_MS;
+  const expirationMs =
+    r.optionalDuration('expiration', { min: 600_000, max: MAX_EXPIRATION_MS }) ?? DEFAULT_EXPIRATION_MS;
   const approvalTimeoutMs =
-    r.optionalDuration('approval_timeout', { min: 1000 }) ?? DEFAULT_APPROVAL_TIMEOUT_MS;
+    r.optionalDuration('approval_timeout', { min: 1000, max: MAX_APPROVAL_TIMEOUT_MS }) ??
+    DEFAULT_APPROVAL_TIMEOUT_MS;
   const renewBeforeMs = r.optionalDuration('renew_before');
   if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
     throw configError('renew_before must be shorter than expiration', 'renew_before');
-  const identityDir = r.optionalString('identity_dir') ?? DEFAULT_IDENTITY_DIR;
+  const identityDir = optionalString('identity_dir') ?? DEFAULT_IDENTITY_DIR;
   r.done();
 
   return {

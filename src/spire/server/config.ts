@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AttestorError } from '../../errors.js';
+import { AttestorError, isAttestorError } from '../../errors.js';
 import { clusterNameProblem, parsePemCertificates } from '../../attestation/agent.js';
 import { compileServerConfig, type CompiledServerConfig } from '../../attestation/verify-attestation.js';
 import { DEFAULT_MAX_INTERMEDIATES } from '../../attestation/payload.js';
@@ -31,11 +31,24 @@ function readBundle(cluster: string, path: string): X509Certificate[] {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw configError(`${key}: cannot read ${path}: ${reason}`, key, err);
   }
+  let ders: Buffer[];
   try {
-    return parsePemCertificates(pem, `${key} ${path}`).map((der) => new X509Certificate(der));
+    ders = parsePemCertificates(pem, `${key} ${path}`);
   } catch (err) {
     throw configError(err instanceof Error ? err.message : String(err), key, err);
   }
+  // OpenSSL's own message ("PEM routines::no start line") names neither the key nor the file.
+  return ders.map((der, i) => {
+    try {
+      return new X509Certificate(der);
+    } catch (err) {
+      throw configError(
+        `${key} ${path}: certificate ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}`,
+        key,
+        err,
+      );
+    }
+  });
 }
 
 /** Parses plugin_data and reads every CA bundle (SPIRE re-sends Configure to reload them). */
@@ -64,13 +77,27 @@ export function loadServerConfig(hcl: string, trustDomain: string): ServerConfig
     bundles.set(name, { path, certificates: caBundle.length });
   }
   r.done();
-  const compiled = compileServerConfig({
-    clusters,
-    pluginName,
-    trustDomain,
-    maxIntermediates,
-    ...(clockSkewMs !== undefined ? { clockSkewSeconds: Math.round(clockSkewMs / 1000) } : {}),
-    ...(template !== undefined ? { agentPathTemplate: template } : {}),
-  });
+  let compiled: CompiledServerConfig;
+  try {
+    compiled = compileServerConfig({
+      clusters,
+      pluginName,
+      trustDomain,
+      maxIntermediates,
+      ...(clockSkewMs !== undefined ? { clockSkewSeconds: Math.round(clockSkewMs / 1000) } : {}),
+      ...(template !== undefined ? { agentPathTemplate: template } : {}),
+    });
+  } catch (err) {
+    // The template parser says "agent path template"; name the key the user wrote.
+    if (isAttestorError(err, 'ERR_CONFIG') && err.details.key === 'agent_path_template')
+      throw configError(`agent_path_template: ${err.message}`, 'agent_path_template', err);
+    throw err;
+  }
+  // This plugin does no Node lookups, so {{node_uid}} would fail every attestation: refuse it now.
+  if (compiled.template.variables.has('node_uid'))
+    throw configError(
+      `agent_path_template ${JSON.stringify(compiled.template.text)} uses {{node_uid}}, which needs Node lookups that this plugin does not do`,
+      'agent_path_template',
+    );
   return { compiled, bundles };
 }

@@ -150,11 +150,33 @@ describe('checkNodeClientProfile', () => {
         'key-usage',
         /must include digitalSignature/,
       ));
-    it('refuses keyEncipherment with an ECDSA key', () =>
+    it('accepts keyEncipherment with an ECDSA key, as the nodeclient profile does', async () => {
+      const c = await leafWith({ keyAlg: 'ecdsa-p256', keyUsage: KU.digitalSignature | KU.keyEncipherment });
+      assert.equal(checkNodeClientProfile(c.cert).nodeName, 'node-1');
+    });
+    it('accepts digitalSignature alone with an RSA key', async () => {
+      const c = await leafWith({ keyAlg: 'rsa-2048', keyUsage: KU.digitalSignature });
+      assert.equal(checkNodeClientProfile(c.cert).nodeName, 'node-1');
+    });
+    it('still refuses keyEncipherment without digitalSignature on an ECDSA key', () =>
+      refuses({ keyUsage: KU.keyEncipherment }, 'key-usage', /must include digitalSignature/));
+    it('refuses dataEncipherment on an ECDSA key', () =>
       refuses(
-        { keyUsage: KU.digitalSignature | KU.keyEncipherment },
+        { keyUsage: KU.digitalSignature | KU.keyEncipherment | KU.dataEncipherment },
         'key-usage',
-        /only digitalSignature is allowed \(keyEncipherment only with an RSA key\)/,
+        /\[digitalSignature, keyEncipherment, dataEncipherment\]; only digitalSignature and keyEncipherment are allowed/,
+      ));
+    it('refuses keyCertSign with an RSA key', () =>
+      refuses(
+        { keyAlg: 'rsa-2048', keyUsage: KU.digitalSignature | KU.keyEncipherment | KU.keyCertSign },
+        'key-usage',
+        /only digitalSignature and keyEncipherment are allowed/,
+      ));
+    it('refuses keyAgreement on an ECDSA key', () =>
+      refuses(
+        { keyUsage: KU.digitalSignature | KU.keyAgreement },
+        'key-usage',
+        /\[digitalSignature, keyAgreement\]/,
       ));
     it('refuses keyCertSign', () =>
       refuses(

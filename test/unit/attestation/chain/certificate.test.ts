@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { parseOpensslTime, readCertificate, OID } from '../../../../src/attestation/chain/certificate.js';
-import { readCertificateSpans } from '../../../../src/attestation/chain/der.js';
+import { readCertificateSpans } from '../../../../src/attestation/chain/cert-spans.js';
 import { createCa, createNodeClientCert, KU, EKU, type TestCert } from '../../../support/pki.js';
 import { expectError } from '../helpers.js';
 

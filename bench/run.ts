@@ -1,0 +1,34 @@
+/**
+ * npm run bench [-- <name> ...]: runs the benchmarks (all by default), prints one table with each
+ * figure beside its baseline from the same run, and writes JSON + Markdown to bench/results/.
+ * Names: cold-start, identity, server.
+ */
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../test/harness/bins.js';
+import { coldStart } from './cold-start.js';
+import { identityRoundTrip } from './identity-roundtrip.js';
+import { markdown, writeResults, type Row } from './lib/report.js';
+import { serverAttest } from './server-attest.js';
+
+const all: Record<string, () => Promise<Row[]>> = {
+  'cold-start': () => coldStart(20),
+  identity: () => identityRoundTrip(10),
+  server: () => serverAttest(2000, 16, 3),
+};
+
+const wanted = process.argv.slice(2);
+for (const w of wanted)
+  if (!(w in all)) throw new Error(`unknown benchmark ${w}; known: ${Object.keys(all).join(', ')}`);
+const header = `node-attestor benchmarks, ${new Date().toISOString()}: ${String(cpus().length)} CPUs, Node ${process.version}, load average at start ${loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ')}`;
+const rows: Row[] = [];
+for (const [name, run] of Object.entries(all)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  process.stderr.write(`bench: ${name}…\n`);
+  rows.push(...(await run()));
+}
+process.stdout.write(markdown(rows, header));
+const file = writeResults(join(REPO_ROOT, 'bench', 'results'), rows, header);
+process.stderr.write(`bench: results in ${file}\n`);

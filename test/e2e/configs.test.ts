@@ -1,0 +1,130 @@
+/**
+ * The example configurations users copy (k8s-configs/spire/server.conf and agent.conf) work as
+ * written: real spire-server and spire-agent run them, with only install paths and the port
+ * substituted, and the agent attests through the CSR API.
+ */
+import assert from 'node:assert/strict';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT, binPath } from '../harness/bins.js';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { freePort } from '../harness/ports.js';
+import { ManagedProcess } from '../harness/processes.js';
+import { spireCli } from '../harness/spire.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, p: ManagedProcess, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (p.hasExited) assert.fail(`${p.name} exited: ${p.tail(15)}`);
+    if (await check()) return;
+    await sleep(200);
+  }
+  assert.fail(`${what} timed out: ${p.tail(15)}`);
+}
+
+describe('the example server.conf and agent.conf', () => {
+  let cp: ControlPlane;
+  let root: string;
+  const procs: ManagedProcess[] = [];
+
+  before(async () => {
+    cp = await startControlPlane();
+    await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
+    root = mkdtempSync(join(tmpdir(), 'na-cfg-'));
+  });
+
+  after(async () => {
+    for (const p of procs.reverse()) await p.stop();
+    await cp.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('run as written and attest the node', async () => {
+    // The install layout the files assume, under a temp root.
+    const na = join(root, 'node-attestor');
+    mkdirSync(join(na, 'keys'), { recursive: true });
+    mkdirSync(join(root, 'spire', 'conf', 'agent'), { recursive: true });
+    for (const f of ['k8s-csr-server-plugin.mjs', 'k8s-csr-agent-plugin.mjs'])
+      symlinkSync(join(REPO_ROOT, 'dist', f), join(na, f));
+    copyFileSync(cp.pki.caCertPath, join(na, 'cluster-ca.crt'));
+    copyFileSync(cp.adminKubeconfig, join(na, 'kubeconfig'));
+    const cred = await cp.mintUser('spire-agent');
+    copyFileSync(cred.certPath, join(na, 'keys', 'spire-agent.crt'));
+    copyFileSync(cred.keyPath, join(na, 'keys', 'spire-agent.key'));
+    await cp.waitForAccess('spire-agent', {
+      group: 'certificates.k8s.io',
+      resource: 'certificatesigningrequests',
+      subresource: 'nodeclient',
+      verb: 'create',
+    });
+
+    const port = String(await freePort());
+    const localize = (text: string): string =>
+      text
+        .replaceAll('/opt/node-attestor', na)
+        .replaceAll('/opt/spire', join(root, 'spire'))
+        .replaceAll('/tmp/spire-server', join(root, 'ss'))
+        .replaceAll('/tmp/spire-agent', join(root, 'sa'))
+        .replaceAll('"8081"', `"${port}"`)
+        .replaceAll('bind_address = "0.0.0.0"', 'bind_address = "127.0.0.1"');
+    const serverConf = join(root, 'server.conf');
+    const agentConf = join(root, 'agent.conf');
+    writeFileSync(
+      serverConf,
+      localize(readFileSync(join(REPO_ROOT, 'k8s-configs/spire/server.conf'), 'utf8')),
+    );
+    writeFileSync(agentConf, localize(readFileSync(join(REPO_ROOT, 'k8s-configs/spire/agent.conf'), 'utf8')));
+
+    const server = new ManagedProcess({
+      name: 'spire-server',
+      command: binPath('spire-server'),
+      args: ['run', '-config', serverConf],
+      logFile: join(root, 'server.log'),
+    });
+    procs.push(server);
+    const serverSock = join(root, 'ss', 'private', 'api.sock');
+    await until(
+      'spire-server healthy',
+      server,
+      async () => (await spireCli('spire-server', ['healthcheck', '-socketPath', serverSock])).code === 0,
+    );
+    const bundle = await spireCli('spire-server', ['bundle', 'show', '-socketPath', serverSock]);
+    writeFileSync(join(root, 'spire', 'conf', 'agent', 'bootstrap.crt'), bundle.stdout);
+
+    const agent = new ManagedProcess({
+      name: 'spire-agent',
+      command: binPath('spire-agent'),
+      args: ['run', '-config', agentConf],
+      logFile: join(root, 'agent.log'),
+    });
+    procs.push(agent);
+    const agentSock = join(root, 'sa', 'public', 'api.sock');
+    await until(
+      'spire-agent healthy',
+      agent,
+      async () => (await spireCli('spire-agent', ['healthcheck', '-socketPath', agentSock])).code === 0,
+    );
+
+    const list = await spireCli('spire-server', ['agent', 'list', '-socketPath', serverSock]);
+    const node = hostname().trim().toLowerCase();
+    assert.match(
+      list.stdout,
+      new RegExp(
+        `SPIFFE ID\\s+: spiffe://example\\.org/spire/agent/k8s_csr/demo/${node.replaceAll('.', '\\.')}`,
+      ),
+    );
+    assert.match(list.stdout, /Attestation type\s+: k8s_csr/);
+    assert.match(list.stdout, /Can re-attest\s+: true/);
+  });
+});

@@ -65,6 +65,8 @@ export async function serverAttest(total: number, concurrency: number, rounds: n
     const limit: number[] = [];
     const latencies: number[] = [];
     const loaded: number[] = [];
+    let failures = 0;
+    let firstFailure = '';
     for (let round = 0; round < rounds; round++) {
       let next = 0;
       let peak = 0;
@@ -77,12 +79,18 @@ export async function serverAttest(total: number, concurrency: number, rounds: n
           while (next < total) {
             const i = next++;
             const started = performance.now();
-            const out = await host.attest(payloads[i % payloads.length]!, (c) =>
-              answerChallenge(c, leaves[i % leaves.length]!.key.privateKey),
-            );
-            if (!out.attributes.spiffeId.endsWith(`/bench-${String(i % leaves.length)}`))
-              throw new Error('wrong id');
-            latencies.push(performance.now() - started);
+            try {
+              const out = await host.attest(payloads[i % payloads.length]!, (c) =>
+                answerChallenge(c, leaves[i % leaves.length]!.key.privateKey),
+              );
+              if (!out.attributes.spiffeId.endsWith(`/bench-${String(i % leaves.length)}`))
+                throw new Error('wrong id');
+              latencies.push(performance.now() - started);
+            } catch (err) {
+              // Counted, not fatal: under Node 20 the HTTP/2 reset limit fails a batch (documented).
+              failures += 1;
+              firstFailure ||= err instanceof Error ? err.message : String(err);
+            }
           }
         }),
       );
@@ -96,6 +104,7 @@ export async function serverAttest(total: number, concurrency: number, rounds: n
       row('server plugin', `attestations/s (${String(concurrency)} concurrent)`, 'ops/s', throughput, {
         baseline: { name: 'raw node:crypto verify, 1 process', samples: limit },
         goal: ({ ratio }) => ({ text: '≥ 0.5× the limit', met: (ratio ?? 0) >= 0.5 }),
+        note: `${String(failures)} of ${String(total * rounds)} attestations failed on Node ${process.version}${failures > 0 ? ` (first: ${firstFailure})` : ''}`,
       }),
       row('server plugin', 'attestation latency (host view)', 'ms', latencies),
       row('server plugin', 'resident memory, idle', 'MB', idle, {

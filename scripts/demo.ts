@@ -3,7 +3,7 @@
 // be allowed to create ClusterRoles/Bindings and approve CSRs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, binPath } from '../test/harness/bins.js';
@@ -38,9 +38,19 @@ const step = (title: string): void => {
   stepNo += 1;
   process.stdout.write(`\n${bold(`== ${String(stepNo)}. ${title}`)}\n`);
 };
-const show = (cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): string => {
+const show = (
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  input?: string,
+): string => {
   process.stdout.write(`$ ${[cmd, ...args].map((a) => (/[\s'"$]/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(cmd, args, {
+    env,
+    encoding: 'utf8',
+    input,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'inherit'],
+  });
   process.stdout.write(r.stdout);
   if (r.status !== 0) throw new Error(`${cmd} exited with ${String(r.status ?? r.signal)}`);
   return r.stdout;
@@ -146,10 +156,32 @@ try {
       );
     writeFileSync(caBundle, Buffer.from(data, 'base64'));
   }
+  // verify_node: the server does not trust the node name alone; the Node must exist. A kubelet
+  // registers it; the embedded control plane has no kubelet, so the demo creates it.
+  const nodeName = hostname().trim().toLowerCase();
+  if (cp !== undefined)
+    show(
+      kubectl,
+      ['create', '-f', '-'],
+      env,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: nodeName, labels: { 'topology.kubernetes.io/zone': 'demo-zone' } },
+      }),
+    );
+  const nodeExists = spawnSync(kubectl, ['get', 'node', nodeName], { env, stdio: 'ignore' }).status === 0;
+  if (!nodeExists)
+    process.stdout.write(
+      `(no Node named ${nodeName} in this cluster: running the server plugin without verify_node)\n`,
+    );
+  const verify = nodeExists
+    ? `\n    verify_node = true\n    kubeconfig_path = "${kubeconfig}"\n    allowed_node_label_keys = ["topology.kubernetes.io/zone"]\n    max_certificate_lifetime = "2h"\n    max_certificate_age = "1h"`
+    : '';
   const serverPlugin = ourPlugin(
     'server',
     'k8s_csr',
-    `clusters = {\n  "demo" = { ca_bundle_path = "${caBundle}" }\n}`,
+    `clusters = {\n  "demo" = {\n    ca_bundle_path = "${caBundle}"${verify}\n  }\n}`,
     join(REPO_ROOT, 'dist'),
   );
   process.stdout.write(`server.conf, plugins section:\n${serverPlugin}\n`);
@@ -173,6 +205,14 @@ try {
 
   step('The attested agent, as spire-server sees it');
   show(binPath('spire-server'), ['agent', 'list', '-socketPath', spireServer.socketPath]);
+  show(binPath('spire-server'), [
+    'agent',
+    'show',
+    '-spiffeID',
+    `spiffe://example.org/spire/agent/k8s_csr/demo/${nodeName}`,
+    '-socketPath',
+    spireServer.socketPath,
+  ]);
 
   process.stdout.write(
     `\n${bold('Done:')} the node got a certificate from the cluster CA through the CSR API, and SPIRE attested it with k8s_csr.\nFiles of this demo: ${work}\n`,

@@ -19,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, binPath } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import { freePort } from '../harness/ports.js';
+import { writeKubeconfig } from '../harness/kubeconfig.js';
 import { ManagedProcess } from '../harness/processes.js';
 import { spireCli } from '../harness/spire.js';
 
@@ -60,6 +61,31 @@ describe('the example server.conf and agent.conf', () => {
     copyFileSync(cp.pki.caCertPath, join(na, 'cluster-ca.crt'));
     copyFileSync(cp.adminKubeconfig, join(na, 'kubeconfig'));
     const cred = await cp.mintUser('spire-agent');
+    // verify_node: the server reads the Node this host registers as (here: we create it, as a
+    // kubelet would), with a user that may only get Nodes.
+    await cp.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: hostname().trim().toLowerCase() },
+      }),
+    });
+    const reader = await cp.mintUser('spire-server');
+    await cp.kubectl([
+      'create',
+      'clusterrolebinding',
+      'reader',
+      '--clusterrole=spire-server-node-reader',
+      '--user=spire-server',
+    ]);
+    mkdirSync(join(root, 'spire', 'conf', 'server'), { recursive: true });
+    writeKubeconfig(
+      join(root, 'spire', 'conf', 'server', 'node-reader.kubeconfig'),
+      cp.server,
+      cp.pki.caCertPath,
+      [{ name: 'spire-server', certPath: reader.certPath, keyPath: reader.keyPath }],
+    );
+    await cp.waitForAccess('spire-server', { group: '', resource: 'nodes', verb: 'get' });
     copyFileSync(cred.certPath, join(na, 'keys', 'spire-agent.crt'));
     copyFileSync(cred.keyPath, join(na, 'keys', 'spire-agent.key'));
     await cp.waitForAccess('spire-agent', {
@@ -126,5 +152,16 @@ describe('the example server.conf and agent.conf', () => {
     );
     assert.match(list.stdout, /Attestation type\s+: k8s_csr/);
     assert.match(list.stdout, /Can re-attest\s+: true/);
+    const id = `spiffe://example.org/spire/agent/k8s_csr/demo/${node}`;
+    const show = await spireCli('spire-server', [
+      'agent',
+      'show',
+      '-spiffeID',
+      id,
+      '-socketPath',
+      serverSock,
+    ]);
+    const uid = (await cp.kubectl(['get', 'node', node, '-o', 'jsonpath={.metadata.uid}'])).trim();
+    assert.match(show.stdout, new RegExp(`k8s_csr:agent_node_uid:${uid}`));
   });
 });

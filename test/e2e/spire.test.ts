@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
 import { REPO_ROOT } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import {
@@ -31,9 +30,7 @@ import {
   type TestCert,
 } from '../support/pki.js';
 import { runCli } from './support/cli.js';
-
-const DIST = join(REPO_ROOT, 'dist');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { DIST, SpireScenario, agentData, buildRoguePlugin, sleep } from './support/spire-scenario.js';
 
 const idOf = (a: AttestedAgent): string => `spiffe://${a.id.trust_domain}${a.id.path}`;
 const selectorsOf = (a: AttestedAgent): string[] => a.selectors.map((s) => `${s.type}:${s.value}`).sort();
@@ -43,81 +40,11 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
   let work: string;
   let server: SpireServer;
   let otherCa: TestCert;
-  let rogueBundle: string;
   let agentCred: { certPath: string; keyPath: string };
-  let n = 0;
-  const dir = (what: string): string => {
-    n += 1;
-    return join(work, `${what}-${String(n)}`);
-  };
-
-  /** Our agent plugin's plugin_data for this control plane. */
-  const agentData = (node: string, idDir: string, cluster = 'test'): string =>
-    [
-      `cluster = "${cluster}"`,
-      `kubeconfig_path = "${cp.adminKubeconfig}"`,
-      `ca_cert_path = "${cp.pki.caCertPath}"`,
-      `client_cert_path = "${agentCred.certPath}"`,
-      `client_key_path = "${agentCred.keyPath}"`,
-      `agent_name = "${node}"`,
-      `identity_dir = "${idDir}"`,
-    ].join('\n');
-
-  const writeCert = (c: TestCert, name: string): { cert: string; key: string } => {
-    const cert = join(work, `${name}.crt`);
-    const key = join(work, `${name}.key`);
-    writeFileSync(cert, c.pem);
-    writeFileSync(key, c.key.privateKeyPem, { mode: 0o600 });
-    return { cert, key };
-  };
-
-  const rogue = (o: { cert: string; key: string; cluster?: string; replay?: string }): string =>
-    `  NodeAttestor "k8s_csr" {
-    plugin_cmd = "${rogueBundle}"
-    plugin_data {
-      certificate_path = "${o.cert}"
-      private_key_path = "${o.key}"
-      ${o.cluster !== undefined ? `cluster = "${o.cluster}"` : ''}
-      ${o.replay !== undefined ? `replay_file = "${o.replay}"` : ''}
-    }
-  }`;
-
-  /** Runs an agent that must be refused: it exits (PermissionDenied stops spire-agent at once). */
-  const expectRefused = async (nodeAttestor: string, reason: RegExp): Promise<void> => {
-    const serverLogBefore = server.log().length;
-    const agent = startSpireAgent(dir('refused'), server, { nodeAttestor });
-    const exit = await Promise.race([agent.process.exited, sleep(30_000).then(() => undefined)]);
-    if (exit === undefined) {
-      await agent.stop();
-      assert.fail(`spire-agent was not refused within 30 s:\n${agent.process.tail(15)}`);
-    }
-    assert.notEqual(exit.code, 0);
-    const agentLog = agent.log();
-    const refusal =
-      /level=error msg="Agent crashed" error="failed to receive attestation response: rpc error: code = (\w+) desc = (.*)"$/m.exec(
-        agentLog,
-      );
-    assert.ok(refusal, `spire-agent reported no refusal:\n${agent.process.tail(8)}`);
-    assert.equal(refusal[1], 'PermissionDenied', refusal[2]);
-    assert.ok(reason.test(refusal[2] ?? ''), `reason ${String(reason)} not in: ${refusal[2] ?? ''}`);
-    const serverLog = server.log().slice(serverLogBefore);
-    assert.ok(reason.test(serverLog), `spire-server did not log ${String(reason)}`);
-  };
-
-  /** A good agent attests and gets its SVID: the server keeps serving after refusals. */
-  const expectAttests = async (node: string): Promise<AttestedAgent> => {
-    const agent = startSpireAgent(dir('good'), server, {
-      nodeAttestor: ourPlugin('agent', 'k8s_csr', agentData(node, dir('id')), DIST),
-    });
-    try {
-      await agent.waitHealthy();
-      const found = (await server.agents()).find((a) => a.id.path === `/spire/agent/k8s_csr/test/${node}`);
-      assert.ok(found, `agent ${node} is listed`);
-      return found;
-    } finally {
-      await agent.stop();
-    }
-  };
+  let sc: SpireScenario;
+  const dir = (what: string): string => sc.dir(what);
+  const ourAgent = (node: string, idDir: string, cluster = 'test'): string =>
+    agentData(cp, agentCred, node, idDir, { cluster });
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'na-spire-'));
@@ -133,21 +60,7 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
     otherCa = await createCa('CN=another-cluster-ca');
     const otherCaPath = join(work, 'other-ca.crt');
     writeFileSync(otherCaPath, otherCa.pem);
-    rogueBundle = join(work, 'rogue-agent-plugin.mjs');
-    await build({
-      entryPoints: [join(REPO_ROOT, 'test/support/rogue-agent-plugin.ts')],
-      outfile: rogueBundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      banner: {
-        js: "#!/usr/bin/env node\nimport { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
-      logLevel: 'warning',
-    });
-    const { chmodSync } = await import('node:fs');
-    chmodSync(rogueBundle, 0o755);
+    const rogueBundle = await buildRoguePlugin(work);
     // One server: our plugin as k8s_csr (two clusters), and again as "x509pop" for interop.
     server = await startSpireServer(join(work, 'server'), {
       agentTtl: '20s',
@@ -166,6 +79,7 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
         ),
       ].join('\n'),
     });
+    sc = new SpireScenario(work, server, rogueBundle);
   });
 
   after(async () => {
@@ -177,7 +91,7 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
   it('attests an agent whose certificate came through the CSR API, with its ID and selectors, and re-attests on rotation', async () => {
     const idDir = dir('id');
     const agent: SpireAgent = startSpireAgent(dir('agent'), server, {
-      nodeAttestor: ourPlugin('agent', 'k8s_csr', agentData('node-a', idDir), DIST),
+      nodeAttestor: ourPlugin('agent', 'k8s_csr', ourAgent('node-a', idDir), DIST),
     });
     try {
       await agent.waitHealthy();
@@ -272,7 +186,7 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
   }`,
     });
     const agent = startSpireAgent(dir('our-agent-x509pop'), builtin, {
-      nodeAttestor: ourPlugin('agent', 'x509pop', agentData('interop-node', dir('id')), DIST),
+      nodeAttestor: ourPlugin('agent', 'x509pop', ourAgent('interop-node', dir('id')), DIST),
     });
     try {
       await agent.waitHealthy();
@@ -291,50 +205,50 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
     const H = 3600_000;
 
     it('a certificate from another CA', async () => {
-      const c = writeCert(await createNodeClientCert(otherCa, 'intruder'), 'other-ca-leaf');
-      await expectRefused(
-        rogue({ ...c, cluster: 'test' }),
+      const c = sc.writeCert(await createNodeClientCert(otherCa, 'intruder'), 'other-ca-leaf');
+      await sc.expectRefused(
+        sc.rogue({ ...c, cluster: 'test' }),
         /does not verify to the CA bundle of cluster test.*unknown authority/,
       );
     });
 
     it('an expired certificate', async () => {
       const now = Date.now();
-      const c = writeCert(
+      const c = sc.writeCert(
         await createNodeClientCert(cp.pki.ca, 'expired', {
           notBefore: new Date(now - 48 * H),
           notAfter: new Date(now - 24 * H),
         }),
         'expired',
       );
-      await expectRefused(rogue(c), /expired at/);
+      await sc.expectRefused(sc.rogue(c), /expired at/);
     });
 
     it('a certificate that is not yet valid', async () => {
       const now = Date.now();
-      const c = writeCert(
+      const c = sc.writeCert(
         await createNodeClientCert(cp.pki.ca, 'future', {
           notBefore: new Date(now + 24 * H),
           notAfter: new Date(now + 48 * H),
         }),
         'future',
       );
-      await expectRefused(rogue(c), /not yet valid/);
+      await sc.expectRefused(sc.rogue(c), /not yet valid/);
     });
 
     it('a certificate without the client-auth EKU', async () => {
-      const c = writeCert(
+      const c = sc.writeCert(
         await createNodeClientCert(cp.pki.ca, 'server-only', { extKeyUsage: [EKU.serverAuth] }),
         'no-client-auth',
       );
-      await expectRefused(
-        rogue(c),
+      await sc.expectRefused(
+        sc.rogue(c),
         /extended key usage is \[serverAuth\]; it must be exactly \[clientAuth\]/,
       );
     });
 
     it('O other than system:nodes', async () => {
-      const c = writeCert(
+      const c = sc.writeCert(
         await createCert({
           subject: [{ O: ['system:masters'] }, { CN: ['system:node:sneaky'] }],
           issuer: cp.pki.ca,
@@ -344,48 +258,54 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
         }),
         'wrong-org',
       );
-      await expectRefused(rogue(c), /subject O is \\?"system:masters\\?"; it must be system:nodes/);
+      await sc.expectRefused(sc.rogue(c), /subject O is \\?"system:masters\\?"; it must be system:nodes/);
     });
 
     it('a CN whose node name is not valid (/ and ..)', async () => {
       for (const bad of ['a/b', '..']) {
-        const c = writeCert(await createNodeClientCert(cp.pki.ca, bad), `bad-cn-${String(n)}`);
-        await expectRefused(rogue(c), /does not name a valid node/);
+        const c = sc.writeCert(
+          await createNodeClientCert(cp.pki.ca, bad),
+          `bad-cn-${bad === '..' ? 'dots' : 'slash'}`,
+        );
+        await sc.expectRefused(sc.rogue(c), /does not name a valid node/);
       }
     });
 
     it('a challenge signed with a different key', async () => {
-      const c = writeCert(await createNodeClientCert(cp.pki.ca, 'wrong-key'), 'wrong-key');
+      const c = sc.writeCert(await createNodeClientCert(cp.pki.ca, 'wrong-key'), 'wrong-key');
       const other = await generateTestKey('ecdsa-p256');
       const otherKey = join(work, 'unrelated.key');
       writeFileSync(otherKey, other.privateKeyPem, { mode: 0o600 });
-      await expectRefused(
-        rogue({ cert: c.cert, key: otherKey }),
+      await sc.expectRefused(
+        sc.rogue({ cert: c.cert, key: otherKey }),
         /signature over the challenge does not verify/,
       );
     });
 
     it('a replayed challenge response', async () => {
-      const c = writeCert(await createNodeClientCert(cp.pki.ca, 'replayer'), 'replayer');
+      const c = sc.writeCert(await createNodeClientCert(cp.pki.ca, 'replayer'), 'replayer');
       const replay = join(work, 'recorded-response.json');
       // First a genuine attestation, whose response the rogue plugin records…
-      const honest = startSpireAgent(dir('recorder'), server, { nodeAttestor: rogue({ ...c, replay }) });
+      const honest = startSpireAgent(dir('recorder'), server, { nodeAttestor: sc.rogue({ ...c, replay }) });
       await honest.waitHealthy();
       await honest.stop();
       // …then a new attestation that answers the new nonce with the old response.
-      await expectRefused(rogue({ ...c, replay }), /signature over the challenge does not verify/);
+      await sc.expectRefused(sc.rogue({ ...c, replay }), /signature over the challenge does not verify/);
     });
 
     it("the agent of cluster test presenting to cluster other's CA", async () => {
-      const c = writeCert(await createNodeClientCert(cp.pki.ca, 'cross-cluster'), 'cross-cluster');
-      await expectRefused(
-        rogue({ ...c, cluster: 'other' }),
+      const c = sc.writeCert(await createNodeClientCert(cp.pki.ca, 'cross-cluster'), 'cross-cluster');
+      await sc.expectRefused(
+        sc.rogue({ ...c, cluster: 'other' }),
         /does not verify to the CA bundle of cluster other/,
       );
     });
 
     it('good agents still attest afterwards', async () => {
-      const a = await expectAttests('after-refusals');
+      const a = await sc.expectAttests(
+        sc.ours(ourAgent('after-refusals', dir('id'))),
+        '/spire/agent/k8s_csr/test/after-refusals',
+      );
       assert.equal(a.banned, false);
     });
   });

@@ -6,3 +6,6 @@
  */
 export { beginAttestation } from '../../attestation/verify-attestation.js';
 export { loadServerConfig, type ServerConfig } from './config.js';
+export { checkCertificateAge } from './certificate-age.js';
+export { checkNodeAddress } from './address-binding.js';
+export { allowedLabels, lookupNode } from './node-lookup.js';

@@ -1,9 +1,14 @@
 /**
  * The server half of k8s_csr: checks the payload, the chain to the cluster's CA, the node client
- * profile, then one challenge round proving the agent holds the key; returns the agent ID and
- * selectors. Every refusal is an AttestorError whose code maps to the documented gRPC status.
+ * profile and the certificate's lifetime and age, then one challenge round proving the agent holds
+ * the key; where the cluster has verify_node, the Node the certificate names must exist (its UID
+ * and allow-listed labels become selectors) and, with require_node_address, the agent must connect
+ * from one of its addresses. Returns the agent ID and selectors. Every refusal is an AttestorError
+ * whose code maps to the documented gRPC status.
  */
-import { AttestorError } from '../../errors.js';
+import { AttestorError, toAttestorError } from '../../errors.js';
+import { resolveKubeAccess } from '../../kube/access.js';
+import { createKubeClient, type KubeClient } from '../../kube/http.js';
 import type { Logger } from '../../log/logger.js';
 import type {
   AgentAttributes,
@@ -13,58 +18,123 @@ import type {
   ValidateResult,
 } from '../types.js';
 import type { ServerConfig } from './engine.js';
+import { atLeast, hostSpireVersion, type SpireVersion } from './host-version.js';
 
 type Engine = typeof import('./engine.js');
 let engine: Promise<Engine> | undefined;
 /** The verification code, loaded on first use (see engine.ts). */
 const loadEngine = (): Promise<Engine> => (engine ??= import('./engine.js'));
 
-export function createK8sCsrServer(logger: Logger): ServerNodeAttestor {
-  let current: ServerConfig | undefined;
-  return {
-    // Promise-returning methods reject rather than throw: loadServerConfig is synchronous.
-    async configure(input: ConfigureInput): Promise<void> {
-      const { loadServerConfig } = await loadEngine();
-      return settle(() => {
-        const next = loadServerConfig(input.hcl, input.trustDomain);
-        current = next;
-        for (const [cluster, b] of next.bundles)
-          logger.info('loaded cluster CA bundle', { cluster, path: b.path, certificates: b.certificates });
+interface Configured {
+  readonly config: ServerConfig;
+  /** One API client per cluster with verify_node. */
+  readonly kube: ReadonlyMap<string, KubeClient>;
+}
+
+export interface ServerOptions {
+  /** How to learn the host SPIRE's version (tests replace it). */
+  readonly spireVersion?: () => Promise<SpireVersion | undefined>;
+}
+
+export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): ServerNodeAttestor {
+  const spireVersion = opts.spireVersion ?? (() => hostSpireVersion());
+  let current: Configured | undefined;
+
+  /** Parses plugin_data, reads the CA bundles, resolves each cluster's API access: all or nothing. */
+  const prepare = async (input: ConfigureInput): Promise<Configured> => {
+    const { loadServerConfig } = await loadEngine();
+    const config = loadServerConfig(input.hcl, input.trustDomain);
+    const kube = new Map<string, KubeClient>();
+    let needsAddress = false;
+    for (const [cluster, policy] of config.policies) {
+      if (policy.node === undefined) continue;
+      needsAddress ||= policy.node.requireAddress;
+      const key = `clusters."${cluster}"`;
+      const access = await resolveKubeAccess(policy.node.kube).catch((err: unknown) => {
+        const e = toAttestorError(err);
+        throw new AttestorError('ERR_CONFIG', `${key}: Kubernetes access for verify_node: ${e.message}`, {
+          cause: e,
+          details: { key },
+        });
       });
+      for (const w of access.warnings) logger.warn(w, { cluster });
+      kube.set(cluster, createKubeClient(access, { logger }));
+    }
+    if (needsAddress) {
+      const v = await spireVersion();
+      if (v !== undefined && !atLeast(v, 1, 15)) {
+        for (const k of kube.values()) k.close();
+        throw new AttestorError(
+          'ERR_CONFIG',
+          `require_node_address needs SPIRE 1.15 or later, which forwards the agent's address to plugins; this spire-server is ${v.text}`,
+          { details: { key: 'require_node_address' } },
+        );
+      }
+      if (v === undefined)
+        logger.warn(
+          'cannot tell which SPIRE version runs this plugin; with require_node_address every attestation fails unless it forwards the agent address (SPIRE 1.15+)',
+        );
+    }
+    return { config, kube };
+  };
+
+  return {
+    async configure(input: ConfigureInput): Promise<void> {
+      const next = await prepare(input);
+      const previous = current;
+      current = next;
+      for (const [cluster, b] of next.config.bundles) {
+        const p = next.config.policies.get(cluster);
+        logger.info('loaded cluster CA bundle', {
+          cluster,
+          path: b.path,
+          certificates: b.certificates,
+          verify_node: p?.node !== undefined,
+          require_node_address: p?.node?.requireAddress ?? false,
+        });
+      }
+      // In-flight attestations may still use the old clients; close them once those are done.
+      if (previous !== undefined)
+        setTimeout(() => {
+          for (const k of previous.kube.values()) k.close();
+        }, 60_000).unref();
     },
 
     async validate(input: ConfigureInput): Promise<ValidateResult> {
-      const { loadServerConfig } = await loadEngine();
-      return settle(() => {
-        loadServerConfig(input.hcl, input.trustDomain);
-        return { valid: true, notes: [] };
-      });
+      const checked = await prepare(input);
+      for (const k of checked.kube.values()) k.close();
+      return { valid: true, notes: [] };
     },
 
     async attest(payload: Buffer, ctx: ServerAttestContext): Promise<AgentAttributes> {
-      const config = current;
-      if (config === undefined)
+      const c = current;
+      if (c === undefined)
         throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_csr server plugin is not configured');
-      const { beginAttestation } = await loadEngine();
-      const pending = beginAttestation(config.compiled, payload);
+      const { beginAttestation, checkCertificateAge, lookupNode, checkNodeAddress, allowedLabels } =
+        await loadEngine();
+      const pending = beginAttestation(c.config.compiled, payload);
+      const cluster = pending.cluster;
+      const policy = c.config.policies.get(cluster);
+      if (policy !== undefined) checkCertificateAge(pending, policy.age, cluster, new Date());
       const response = await ctx.challenge(pending.challenge);
-      const result = pending.finish(response);
+      let node: { uid: string; labels: Record<string, string> } | undefined;
+      let address: string | undefined;
+      const kube = c.kube.get(cluster);
+      if (policy?.node !== undefined && kube !== undefined) {
+        const facts = await lookupNode(kube, pending.nodeName, cluster, ctx.signal);
+        if (policy.node.requireAddress) address = checkNodeAddress(ctx.metadata, facts, cluster);
+        node = { uid: facts.uid, labels: allowedLabels(facts, policy.node.labelKeys) };
+      }
+      const result = pending.finish(response, node);
       logger.info('attested node', {
         cluster: result.cluster,
         node: result.nodeName,
         spiffe_id: result.spiffeId,
         serial: result.leaf.serialNumber.toLowerCase(),
+        node_uid: node?.uid,
+        agent_address: address,
       });
       return { spiffeId: result.spiffeId, selectorValues: result.selectorValues, canReattest: true };
     },
   };
-}
-
-/** Runs `fn` and returns its result as a promise that rejects with whatever it throws. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
 }

@@ -263,7 +263,10 @@ describe('k8s_csr server configuration', () => {
       e = configError(() =>
         loadServerConfig(`clusters "a" {\n  ca_bundle_path = "${pathA}"\n  ca_bundle_pth = "/y"\n}`, TD),
       );
-      assert.match(e.message, /unknown key "ca_bundle_pth" in clusters\."a"; known keys: ca_bundle_path/);
+      assert.match(
+        e.message,
+        /unknown key "ca_bundle_pth" in clusters\."a"; known keys: allowed_node_label_keys, ca_bundle_path, kube_context, kubeconfig_path, max_certificate_age, max_certificate_lifetime, require_node_address, verify_node$/,
+      );
       assert.equal(e.details.key, 'clusters."a".ca_bundle_pth');
       e = configError(() => loadServerConfig(`${block('a', pathA)}\n${block('b c', pathB)}`, TD));
       assert.match(e.message, /cluster name "b c"/);
@@ -329,12 +332,21 @@ describe('k8s_csr server configuration', () => {
       assert.equal(c.compiled.template.text, '/x509pop/{{node_name}}');
     });
 
-    it('refuses {{node_uid}}: this plugin does no Node lookups, so every attestation would fail', () => {
+    it('refuses {{node_uid}} unless every cluster has verify_node (the UID comes from the Node lookup)', () => {
       const e = configError(() =>
         loadServerConfig(`agent_path_template = "/{{plugin_name}}/{{cluster}}/{{node_uid}}"\n${one()}`, TD),
       );
-      assert.match(e.message, /^agent_path_template .* uses \{\{node_uid\}\}, which needs Node lookups/);
+      assert.match(
+        e.message,
+        /^agent_path_template .* uses \{\{node_uid\}\}, which needs verify_node = true in every cluster \(not set in: a\)/,
+      );
       assert.equal(e.details.key, 'agent_path_template');
+      const ok = loadServerConfig(
+        `agent_path_template = "/{{plugin_name}}/{{cluster}}/{{node_uid}}"\nclusters "a" {\n  ca_bundle_path = "${pathA}"\n  verify_node = true\n  kubeconfig_path = "/k"\n}`,
+        TD,
+      );
+      assert.ok(ok.compiled.template.variables.has('node_uid'));
+      assert.ok(ok.policies.get('a')?.node);
     });
 
     it('refuses clock_skew above 10m, negative or not a duration', () => {

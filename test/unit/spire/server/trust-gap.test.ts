@@ -43,13 +43,14 @@ describe('certificate lifetime and age caps', () => {
 
   it('refuses a lifetime over the cap, naming both', () => {
     assert.throws(
-      () =>
+      () => {
         checkCertificateAge(
           cert(now.getTime() - 60_000, now.getTime() + 24 * H),
           { maxLifetimeMs: 2 * H },
           'c',
           now,
-        ),
+        );
+      },
       (e: unknown) =>
         isAttestorError(e, 'ERR_PROFILE') &&
         /lifetime 24h1m0s .* exceeds max_certificate_lifetime 2h0m0s of cluster c/.test(e.message),
@@ -58,13 +59,14 @@ describe('certificate lifetime and age caps', () => {
 
   it('refuses a certificate issued too long ago', () => {
     assert.throws(
-      () =>
+      () => {
         checkCertificateAge(
           cert(now.getTime() - 90 * 60_000, now.getTime() + 20 * 60_000),
           { maxAgeMs: H },
           'c',
           now,
-        ),
+        );
+      },
       (e: unknown) =>
         isAttestorError(e, 'ERR_PROFILE') &&
         /issued 1h30m0s ago .* more than max_certificate_age 1h0m0s/.test(e.message),
@@ -96,19 +98,19 @@ describe('address binding', () => {
   it('fails closed: absent (SPIRE < 1.15), empty, garbage, or another address', () => {
     assert.throws(
       () => checkNodeAddress(md(), node, 'c'),
-      (e: unknown) => isAttestorError(e, 'ERR_NODE') && /needs SPIRE 1\.15/.test(e.message),
+      (e: unknown) => isAttestorError(e, 'ERR_NODE') && e.message.includes('needs SPIRE 1.15'),
     );
     assert.throws(
       () => checkNodeAddress(md(''), node, 'c'),
-      (e: unknown) => isAttestorError(e, 'ERR_NODE') && /no usable agent address/.test(e.message),
+      (e: unknown) => isAttestorError(e, 'ERR_NODE') && e.message.includes('no usable agent address'),
     );
     assert.throws(() => checkNodeAddress(md('n1'), node, 'c'), code('ERR_NODE'));
     assert.throws(
       () => checkNodeAddress(md('10.0.0.6'), node, 'c'),
       (e: unknown) =>
         isAttestorError(e, 'ERR_NODE') &&
-        /connected from 10\.0\.0\.6, which is not an address of node n1 in cluster c \(10\.0\.0\.5, 2001:db8::5\)/.test(
-          e.message,
+        e.message.includes(
+          'connected from 10.0.0.6, which is not an address of node n1 in cluster c (10.0.0.5, 2001:db8::5)',
         ),
     );
   });
@@ -138,7 +140,9 @@ describe('per-cluster policy configuration', () => {
     ca = join(dir, 'ca.crt');
     writeFileSync(ca, (await createCa()).pem);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   const cfg = (body: string): string => `clusters "a" {\n  ca_bundle_path = "${ca}"\n${body}\n}`;
   const refused = (body: string, pattern: RegExp): void => {
     assert.throws(
@@ -155,10 +159,11 @@ describe('per-cluster policy configuration', () => {
       ),
       'example.org',
     ).policies.get('a');
-    assert.deepEqual(p?.age, { maxLifetimeMs: 2 * H, maxAgeMs: H });
-    assert.deepEqual(p?.node?.kube, { kubeconfig: '/k', context: 'ctx' });
-    assert.deepEqual([...(p?.node?.labelKeys ?? [])], ['topology.kubernetes.io/zone', 'tier']);
-    assert.equal(p?.node?.requireAddress, true);
+    assert.ok(p?.node);
+    assert.deepEqual(p.age, { maxLifetimeMs: 2 * H, maxAgeMs: H });
+    assert.deepEqual(p.node.kube, { kubeconfig: '/k', context: 'ctx' });
+    assert.deepEqual([...p.node.labelKeys], ['topology.kubernetes.io/zone', 'tier']);
+    assert.equal(p.node.requireAddress, true);
     assert.deepEqual(
       loadServerConfig(cfg('verify_node = true'), 'example.org').policies.get('a')?.node?.kube,
       { inCluster: true },
@@ -230,7 +235,7 @@ describe('Node lookup against the API', () => {
       );
       await assert.rejects(
         lookupNode(k, 'going', 'c'),
-        (e: unknown) => isAttestorError(e, 'ERR_NODE') && /is being deleted/.test(e.message),
+        (e: unknown) => isAttestorError(e, 'ERR_NODE') && e.message.includes('is being deleted'),
       );
       api.addRule({ path: '/api/v1/nodes/n1', respond: { status: 503, reason: 'ServiceUnavailable' } });
       await assert.rejects(lookupNode(k, 'n1', 'c'), code('ERR_KUBE_API'));
@@ -311,7 +316,8 @@ describe('the server plugin with verify_node, over gRPC', () => {
     await assert.rejects(
       attestAs('ghost'),
       (e: { code?: number; details?: string }) =>
-        e.code === status.PERMISSION_DENIED && /node ghost does not exist in cluster c/.test(e.details ?? ''),
+        e.code === status.PERMISSION_DENIED &&
+        (e.details ?? '').includes('node ghost does not exist in cluster c'),
     );
   });
 
@@ -327,12 +333,12 @@ describe('the server plugin with verify_node, over gRPC', () => {
     await assert.rejects(
       attestAs('real', { hcl: withAddr, metadata: { 'x-forwarded-client-ip': '192.0.2.1' } }),
       (e: { code?: number; details?: string }) =>
-        e.code === status.PERMISSION_DENIED && /connected from 192\.0\.2\.1/.test(e.details ?? ''),
+        e.code === status.PERMISSION_DENIED && (e.details ?? '').includes('connected from 192.0.2.1'),
     );
     await assert.rejects(
       attestAs('real', { hcl: withAddr }),
       (e: { code?: number; details?: string }) =>
-        e.code === status.PERMISSION_DENIED && /needs SPIRE 1\.15/.test(e.details ?? ''),
+        e.code === status.PERMISSION_DENIED && (e.details ?? '').includes('needs SPIRE 1.15'),
     );
   });
 

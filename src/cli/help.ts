@@ -1,29 +1,12 @@
 /** --help text, rendered from the same flag table the parser uses. */
 import { EXIT } from './exit-codes.js';
+import { flagHelp, wrap } from './flag-kit.js';
 import { FLAGS } from './options.js';
 
-const WIDTH = 100;
-
-function wrap(text: string, indent: string): string {
-  const words = text.split(' ');
-  const lines: string[] = [];
-  let line = '';
-  for (const w of words) {
-    if (line !== '' && indent.length + line.length + 1 + w.length > WIDTH) {
-      lines.push(line);
-      line = w;
-    } else {
-      line = line === '' ? w : `${line} ${w}`;
-    }
-  }
-  if (line !== '') lines.push(line);
-  return lines.map((l) => indent + l).join('\n');
-}
-
 export function helpText(): string {
-  const groups = [...new Set(FLAGS.map((f) => f.group))];
   const out: string[] = [
     'Usage: node-attestor [flags]',
+    '       node-attestor approver [flags]   the node-bound CSR approver (node-attestor approver -help)',
     '',
     wrap(
       "Obtains this node's SPIRE identity document: a Kubernetes node client certificate " +
@@ -36,14 +19,7 @@ export function helpText(): string {
     '',
     'Flags take Go style (-ca-cert x, -ca-cert=x) or GNU style (--ca-cert x); durations look like 90s, 10m, 1h30m.',
   ];
-  for (const g of groups) {
-    out.push('', `${g}:`);
-    for (const f of FLAGS.filter((x) => x.group === g)) {
-      out.push(`  -${f.name}${f.arg !== undefined ? ` ${f.arg}` : ''}`);
-      const def = f.shownDefault !== undefined ? ` (default: ${f.shownDefault})` : '';
-      out.push(wrap(`${f.help}${def}`, '        '));
-    }
-  }
+  out.push(...flagHelp(FLAGS));
   out.push(
     '',
     'Exit codes:',

@@ -31,16 +31,7 @@ async function run(o: CliOptions, io: CliIo): Promise<number> {
     module: 'node-attestor',
     write: io.stderr,
   });
-  const access = await resolveKubeAccess({
-    ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}),
-    ...(o.context !== undefined ? { context: o.context } : {}),
-    ...(o.server !== undefined ? { server: o.server } : {}),
-    ...(o.caCert !== undefined ? { caCert: o.caCert } : {}),
-    ...(o.clientCert !== undefined ? { clientCert: o.clientCert } : {}),
-    ...(o.clientKey !== undefined ? { clientKey: o.clientKey } : {}),
-    ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}),
-    inCluster: o.inCluster,
-  });
+  const access = await resolveKubeAccess(o);
   for (const w of access.warnings) logger.warn(w);
   logger.debug(`Kubernetes API: ${access.description}`);
   const csrClient = createCsrClient(access, { logger });
@@ -79,6 +70,12 @@ function wantsJson(argv: readonly string[]): boolean {
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  // A subcommand with its own flags. Loaded on demand so the identity flow's start-up does not
+  // pay for it; the identity command takes no positional arguments, so nothing valid changes.
+  if (argv[0] === 'approver') {
+    const { approverMain } = await import('../approver/command.js');
+    return approverMain(argv.slice(1), io);
+  }
   let output: 'text' | 'json' = wantsJson(argv) ? 'json' : 'text';
   try {
     const cmd = parseCommandLine(argv);

@@ -41,7 +41,8 @@ export interface CertificateFields {
   readonly extKeyUsage: readonly string[] | undefined;
 }
 
-function parseName(node: DerNode): Rdn[] {
+/** A DER Name (SEQUENCE OF RDN) as ordered RDNs; certificates and CSR subjects share the syntax. */
+export function parseName(node: DerNode): Rdn[] {
   return childrenOf(node, 'Name').map((set) =>
     childrenOf(expectTag(set, TAG.set, 'RDN'), 'RDN').map((atv) => {
       const [type, value] = childrenOf(expectTag(atv, TAG.sequence, 'attribute'), 'attribute');

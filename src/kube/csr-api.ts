@@ -32,6 +32,14 @@ export interface CsrObject {
     readonly expirationSeconds?: number;
     /** Set by the API server from the authenticated requester. */
     readonly username?: string;
+    /** The requester's UID (for a service account: its UID); set by the API server. */
+    readonly uid?: string;
+    readonly groups?: readonly string[];
+    /**
+     * The requester's extra attributes, set by the API server. For a pod-bound service-account
+     * token: authentication.kubernetes.io/{pod-name,pod-uid,node-name,node-uid,credential-id}.
+     */
+    readonly extra?: Readonly<Record<string, readonly string[]>>;
   };
   readonly status: {
     readonly conditions: readonly CsrCondition[];
@@ -67,6 +75,24 @@ function malformed(problem: string): AttestorError {
   );
 }
 
+function optStrings(o: Record<string, unknown>, key: string, where: string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string'))
+    throw malformed(`${where}.${key} is not a list of strings`);
+  return v;
+}
+
+/** spec.extra is map[string][]string; anything else is a broken server, not something to guess at. */
+function optExtra(spec: Record<string, unknown>): Record<string, string[]> | undefined {
+  const v = spec.extra;
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v)) throw malformed('spec.extra is not an object');
+  const out: Record<string, string[]> = {};
+  for (const key of Object.keys(v)) out[key] = optStrings(v, key, 'spec.extra') ?? [];
+  return out;
+}
+
 function optStr(o: Record<string, unknown>, key: string, where: string): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
@@ -93,6 +119,9 @@ export function parseCsrObject(value: unknown): CsrObject {
     : [];
   const expirationSeconds = typeof spec.expirationSeconds === 'number' ? spec.expirationSeconds : undefined;
   const username = optStr(spec, 'username', 'spec');
+  const requesterUid = optStr(spec, 'uid', 'spec');
+  const groups = optStrings(spec, 'groups', 'spec');
+  const extra = optExtra(spec);
 
   const status = isRecord(value.status) ? value.status : {};
   const rawConditions = status.conditions ?? [];
@@ -128,6 +157,9 @@ export function parseCsrObject(value: unknown): CsrObject {
       usages,
       ...(expirationSeconds === undefined ? {} : { expirationSeconds }),
       ...(username === undefined ? {} : { username }),
+      ...(requesterUid === undefined ? {} : { uid: requesterUid }),
+      ...(groups === undefined ? {} : { groups }),
+      ...(extra === undefined ? {} : { extra }),
     },
     status: { conditions, ...(certificate === undefined ? {} : { certificate }) },
   };

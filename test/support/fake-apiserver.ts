@@ -30,6 +30,10 @@ const NODES_PATH = '/api/v1/nodes';
 export interface FakeUser {
   readonly name: string;
   readonly groups?: readonly string[];
+  /** What the API server records as spec.extra of the CSRs this user creates (bound tokens). */
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  /** spec.uid of the CSRs this user creates. */
+  readonly uid?: string;
 }
 
 export type FakeVerb = 'create' | 'get' | 'list' | 'watch' | 'delete' | 'update';
@@ -112,6 +116,7 @@ export interface CsrJson {
     username: string;
     groups: string[];
     uid: string;
+    extra?: Record<string, string[]>;
   };
   status: {
     conditions?: {
@@ -123,6 +128,19 @@ export interface CsrJson {
       lastTransitionTime: string;
     }[];
     certificate?: string;
+  };
+}
+
+export interface LeaseJson {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; resourceVersion: string; uid: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
   };
 }
 
@@ -188,6 +206,17 @@ export interface FakeApiServer {
   fail(name: string, reason?: string, message?: string): void;
   remove(name: string): void;
   setNode(node: { metadata: { name: string } & Record<string, unknown> } & Record<string, unknown>): void;
+  /** Stores a Pod (served at /api/v1/namespaces/<ns>/pods/<name>); a uid is added when missing. */
+  setPod(
+    pod: { metadata: { name: string; namespace: string } & Record<string, unknown> } & Record<
+      string,
+      unknown
+    >,
+  ): void;
+  /** A stored Lease (coordination.k8s.io/v1), deep copy. */
+  lease(namespace: string, name: string): LeaseJson | undefined;
+  /** Core/v1 Events created through the API, in order. */
+  readonly events: readonly Record<string, unknown>[];
 
   /** Ends every open watch cleanly (as timeoutSeconds would). */
   closeWatches(): void;
@@ -255,6 +284,9 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   const requests: RecordedRequest[] = [];
   const csrs = new Map<string, CsrJson>();
   const nodes = new Map<string, Record<string, unknown>>();
+  const pods = new Map<string, Record<string, unknown>>();
+  const leases = new Map<string, LeaseJson>();
+  const events: Record<string, unknown>[] = [];
   const history: StoredEvent[] = [];
   const watches = new Set<OpenWatch>();
   let rv = 100;
@@ -437,6 +469,16 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       setNode: (node) => {
         nodes.set(node.metadata.name, clone(node));
       },
+      setPod: (pod) => {
+        const p = clone(pod);
+        p.metadata.uid ??= randomUUID();
+        pods.set(`${pod.metadata.namespace}/${pod.metadata.name}`, p);
+      },
+      lease: (namespace, name) => {
+        const l = leases.get(`${namespace}/${name}`);
+        return l === undefined ? undefined : clone(l);
+      },
+      events,
       closeWatches: () => {
         for (const w of [...watches]) endWatch(w);
       },
@@ -532,7 +574,11 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
 
   const forbidden = (user: FakeUser, verb: FakeVerb, resource: string, name?: string): string => {
     const [plural, group] =
-      resource === 'nodes' ? ['nodes', ''] : ['certificatesigningrequests', 'certificates.k8s.io'];
+      resource === 'nodes' || resource === 'pods' || resource === 'events'
+        ? [resource, '']
+        : resource === 'leases'
+          ? ['leases', 'coordination.k8s.io']
+          : ['certificatesigningrequests', 'certificates.k8s.io'];
     const what = group === '' ? plural : `${plural}.${group}`;
     return `${what}${name === undefined ? '' : ` "${name}"`} is forbidden: User "${user.name}" cannot ${verb} resource "${plural}" in API group "${group}" at the cluster scope`;
   };
@@ -630,7 +676,10 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         ...(typeof expirationSeconds === 'number' ? { expirationSeconds } : {}),
         username: user.name,
         groups: [...(user.groups ?? []), 'system:authenticated'],
-        uid: '',
+        uid: user.uid ?? '',
+        ...(user.extra === undefined
+          ? {}
+          : { extra: Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]])) }),
       },
       status: {},
     };
@@ -766,6 +815,86 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       return ok;
     };
 
+    const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname);
+    if (podPath !== null && method === 'GET') {
+      const [ns, name] = [decodeURIComponent(podPath[1] ?? ''), decodeURIComponent(podPath[2] ?? '')];
+      if (!check('get', 'pods', name)) return;
+      const pod = pods.get(`${ns}/${name}`);
+      if (pod === undefined) sendStatus(res, 404, `pods "${name}" not found`);
+      else send(res, 200, pod);
+      return;
+    }
+    const eventsPath = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(url.pathname);
+    if (eventsPath !== null && method === 'POST') {
+      if (!check('create', 'events')) return;
+      const body = (await readBody(req)) as Record<string, unknown>;
+      events.push(body);
+      send(res, 201, body);
+      return;
+    }
+    const leasePath = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(
+      url.pathname,
+    );
+    if (leasePath !== null) {
+      const ns = decodeURIComponent(leasePath[1] ?? '');
+      const name = leasePath[2] === undefined ? undefined : decodeURIComponent(leasePath[2]);
+      const key = (n: string): string => `${ns}/${n}`;
+      const conflict = (n: string, what: string): void => {
+        sendStatus(
+          res,
+          409,
+          `leases.coordination.k8s.io "${n}" ${what}`,
+          what === 'already exists' ? 'AlreadyExists' : 'Conflict',
+        );
+      };
+      if (name !== undefined && method === 'GET') {
+        if (!check('get', 'leases', name)) return;
+        const l = leases.get(key(name));
+        if (l === undefined) sendStatus(res, 404, `leases.coordination.k8s.io "${name}" not found`);
+        else send(res, 200, l);
+        return;
+      }
+      if (name === undefined && method === 'POST') {
+        if (!check('create', 'leases')) return;
+        const body = (await readBody(req)) as LeaseJson;
+        const n = body.metadata.name;
+        if (leases.has(key(n))) {
+          conflict(n, 'already exists');
+          return;
+        }
+        rv++;
+        const l: LeaseJson = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: n, namespace: ns, resourceVersion: String(rv), uid: randomUUID() },
+          spec: clone(body.spec),
+        };
+        leases.set(key(n), l);
+        send(res, 201, l);
+        return;
+      }
+      if (name !== undefined && method === 'PUT') {
+        if (!check('update', 'leases', name)) return;
+        const body = (await readBody(req)) as LeaseJson;
+        const l = leases.get(key(name));
+        if (l === undefined) {
+          sendStatus(res, 404, `leases.coordination.k8s.io "${name}" not found`);
+          return;
+        }
+        if (body.metadata.resourceVersion !== l.metadata.resourceVersion) {
+          conflict(
+            name,
+            'the object has been modified; please apply your changes to the latest version and try again',
+          );
+          return;
+        }
+        rv++;
+        l.metadata.resourceVersion = String(rv);
+        l.spec = clone(body.spec);
+        send(res, 200, l);
+        return;
+      }
+    }
     if (url.pathname.startsWith(`${NODES_PATH}/`) && method === 'GET') {
       const name = decodeURIComponent(url.pathname.slice(NODES_PATH.length + 1));
       if (!check('get', 'nodes', name)) return;
@@ -787,11 +916,30 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       }
       if (method === 'GET') {
         if (!check('list', 'certificatesigningrequests')) return;
+        const sel = parseFieldSelector(url.searchParams.get('fieldSelector'));
+        if (typeof sel === 'string') {
+          sendStatus(res, 400, sel);
+          return;
+        }
+        const all = [...csrs.values()].filter(
+          (o) =>
+            (sel.name === undefined || sel.name === o.metadata.name) &&
+            (sel.signerName === undefined || sel.signerName === o.spec.signerName),
+        );
+        // limit/continue: the continue token is simply the offset of the next page.
+        const limit = Number(url.searchParams.get('limit') ?? '0');
+        const from = Number(url.searchParams.get('continue') ?? '0');
+        const page = limit > 0 ? all.slice(from, from + limit) : all;
+        const more = limit > 0 && from + limit < all.length;
         send(res, 200, {
           kind: 'CertificateSigningRequestList',
           apiVersion: 'certificates.k8s.io/v1',
-          metadata: { resourceVersion: String(rv) },
-          items: [...csrs.values()],
+          metadata: { resourceVersion: String(rv), ...(more ? { continue: String(from + limit) } : {}) },
+          items: page.map((o) => {
+            // List items carry no apiVersion/kind, as with kube-apiserver.
+            const { apiVersion: _a, kind: _k, ...rest } = clone(o);
+            return rest;
+          }),
         });
         return;
       }
@@ -810,6 +958,16 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
           return;
         }
         const body = (await readBody(req)) as Partial<CsrJson> | undefined;
+        const wantRv = body?.metadata?.resourceVersion;
+        if (wantRv !== undefined && wantRv !== '' && wantRv !== o.metadata.resourceVersion) {
+          sendStatus(
+            res,
+            409,
+            `Operation cannot be fulfilled on certificatesigningrequests.certificates.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            'Conflict',
+          );
+          return;
+        }
         const added = (body?.status?.conditions ?? []).filter(
           (c) => !(o.status.conditions ?? []).some((old) => old.type === c.type),
         );

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { normalizeBoolFlags, normalizeGoFlags } from '../../../src/cli/go-flags.js';
+import { extractBooleans } from '../../../src/cli/flag-kit.js';
+import { normalizeGoFlags } from '../../../src/cli/go-flags.js';
+import { isAttestorError } from '../../../src/errors.js';
 
 describe('normalizeGoFlags', () => {
   it('rewrites Go-style single-dash words and keeps the rest', () => {
@@ -34,24 +36,27 @@ describe('normalizeGoFlags', () => {
   });
 });
 
-describe('normalizeBoolFlags', () => {
+describe('extractBooleans', () => {
   const bools = new Set(['force']);
-  it('maps -force=true/1/t to --force and false/0/f to nothing', () => {
-    for (const v of ['true', '1', 't', 'TRUE'])
-      assert.deepEqual(normalizeBoolFlags([`--force=${v}`], bools).args, ['--force']);
+  it('maps -force and -force=true/1/t to true, false/0/f to false, and takes them out', () => {
+    for (const a of ['--force', '--force=true', '--force=1', '--force=t', '--force=TRUE']) {
+      const r = extractBooleans([a, 'x'], bools);
+      assert.deepEqual([r.values.get('force'), r.rest], [true, ['x']], a);
+    }
     for (const v of ['false', '0', 'f'])
-      assert.deepEqual(normalizeBoolFlags([`--force=${v}`], bools).args, []);
+      assert.equal(extractBooleans([`--force=${v}`], bools).values.get('force'), false);
   });
 
   it('reports a bad boolean value naming the flag', () => {
-    assert.equal(normalizeBoolFlags(['--force=yes'], bools).error, 'invalid boolean value "yes" for -force');
+    assert.throws(
+      () => extractBooleans(['--force=yes'], bools),
+      (e: unknown) =>
+        isAttestorError(e, 'ERR_USAGE') && e.message === 'invalid boolean value "yes" for -force',
+    );
   });
 
   it('leaves string flags and everything after -- alone', () => {
-    assert.deepEqual(normalizeBoolFlags(['--id-dir=false', '--', '--force=x'], bools).args, [
-      '--id-dir=false',
-      '--',
-      '--force=x',
-    ]);
+    const r = extractBooleans(['--id-dir=false', '--', '--force=x'], bools);
+    assert.deepEqual([r.rest, r.values.size], [['--id-dir=false', '--', '--force=x'], 0]);
   });
 });

@@ -1,22 +1,28 @@
 /**
  * npm run bench [-- <name> ...]: runs the benchmarks (all by default), prints one table with each
  * figure beside its baseline from the same run, and writes JSON + Markdown to bench/results/.
- * Names: control-plane, cold-start, identity, server.
+ * Names: control-plane, cold-start, identity, server, scale, spire.
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../test/harness/bins.js';
+import { approverLatency } from './approver.js';
 import { coldStart } from './cold-start.js';
 import { controlPlane } from './control-plane.js';
 import { identityRoundTrip } from './identity-roundtrip.js';
 import { markdown, writeResults, type Row } from './lib/report.js';
+import { scale } from './scale.js';
 import { serverAttest } from './server-attest.js';
+import { spireAttest } from './spire-attest.js';
 
 const all: Record<string, () => Promise<Row[]>> = {
   'control-plane': () => controlPlane(5, 20),
   'cold-start': () => coldStart(20),
   identity: () => identityRoundTrip(10),
   server: () => serverAttest(2000, 16, 3),
+  scale: () => scale(),
+  spire: () => spireAttest(5),
+  approver: () => approverLatency(200),
 };
 
 const wanted = process.argv.slice(2);

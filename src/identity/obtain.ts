@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { AttestorError, toAttestorError } from '../errors.js';
-import { abortError } from '../kube/abort.js';
+import { abortError, sleep } from '../kube/abort.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { csrGenerateName } from '../csr/csr-name.js';
@@ -13,6 +13,7 @@ import { exportPrivateKeyPem, generateKey, isRsaKeyType, parseKeyType } from '..
 import type { KeyType } from '../csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages, validateNodeName } from '../csr/profile.js';
 import { buildNodeCsr } from '../csr/request.js';
+import type { CreateCsrRequest, CsrObject } from '../kube/csr-api.js';
 import type { CsrClient as KubeCsrClient } from '../kube/csr-client.js';
 import { checkIdentityDirUsable, ensureIdentityDir } from './dir.js';
 import { isReusable } from './freshness.js';
@@ -179,7 +180,8 @@ async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Prom
 
   const submittedAt = Date.now();
   const created = await passThrough(
-    opts.csrClient.createCsr(
+    createCsr(
+      opts,
       {
         generateName: csrGenerateName(opts.nodeName),
         requestPem,
@@ -187,7 +189,8 @@ async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Prom
         usages: nodeClientUsages(isRsaKeyType(opts.keyType)),
         ...(opts.expirationSeconds === undefined ? {} : { expirationSeconds: opts.expirationSeconds }),
       },
-      signal,
+      submittedAt + opts.approvalTimeoutMs,
+      logger,
     ),
   );
   const csrName = created.metadata.name;
@@ -240,6 +243,42 @@ async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Prom
 }
 
 /** The CSR client reports AttestorErrors (denied, failed, timeout...); anything else is a bug there. */
+/** First wait after an HTTP 429 on create; doubles up to CREATE_MAX_BACKOFF_MS. */
+export const CREATE_INITIAL_BACKOFF_MS = 250;
+export const CREATE_MAX_BACKOFF_MS = 8000;
+
+/**
+ * Creates the CSR, retrying while the API server answers 429 Too Many Requests, until the
+ * deadline. A 429 (API Priority and Fairness, or the max-inflight limit) is sent before the
+ * request is handled, so nothing was created and the retry cannot duplicate the CSR. Many nodes
+ * starting at once (a new node pool, a cluster restart) meet exactly this; the waits are jittered
+ * so that they do not come back together. Every other error is final here, as before.
+ */
+async function createCsr(
+  opts: ObtainOptions,
+  req: CreateCsrRequest,
+  deadline: number,
+  logger: Logger,
+): Promise<CsrObject> {
+  let backoff = CREATE_INITIAL_BACKOFF_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await opts.csrClient.createCsr(req, opts.signal);
+    } catch (err) {
+      if (!(err instanceof AttestorError && err.code === 'ERR_KUBE_API' && err.details.status === 429))
+        throw err;
+      const wait = Math.round(backoff * (0.5 + Math.random() / 2));
+      if (Date.now() + wait > deadline) throw err;
+      logger.info('the API server is busy (HTTP 429); retrying the certificate signing request', {
+        attempt,
+        wait_ms: wait,
+      });
+      await sleep(wait, opts.signal, 'waiting to retry the certificate signing request');
+      backoff = Math.min(backoff * 2, CREATE_MAX_BACKOFF_MS);
+    }
+  }
+}
+
 async function passThrough<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;

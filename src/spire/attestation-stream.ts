@@ -21,6 +21,12 @@ export interface AttestationStream {
    * or the configuration's fault, which the host reports too).
    */
   readonly fail: (err: unknown, summary: string) => void;
+  /**
+   * Marks the call as answered: SPIRE cancels every stream once it has the result, and that
+   * cancellation then has nothing left to abort (it costs an error object and an abort event per
+   * attestation otherwise).
+   */
+  readonly answered: () => void;
 }
 
 /** Sets up `call` for `rpc` (the method name, for logs). */
@@ -30,8 +36,9 @@ export function openAttestationStream(
   logger: Logger,
 ): AttestationStream {
   const aborter = new AbortController();
+  let answered = false;
   call.on('cancelled', () => {
-    aborter.abort(new StreamClosedError('attestation cancelled by the host'));
+    if (!answered) aborter.abort(new StreamClosedError('attestation cancelled by the host'));
   });
   // Writes racing a cancellation fail on the destroyed stream; the call is over either way. The
   // error we emit ourselves to end the call is logged by fail(), not again here.
@@ -55,6 +62,9 @@ export function openAttestationStream(
       else logger.warn(summary, fields);
       ending = e;
       call.emit('error', e);
+    },
+    answered: () => {
+      answered = true;
     },
   };
 }

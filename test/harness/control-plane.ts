@@ -23,6 +23,8 @@ export interface ControlPlaneOptions {
   readonly signingDuration?: string;
   /** Extra kube-apiserver flags. */
   readonly apiserverArgs?: readonly string[];
+  /** Extra kube-controller-manager flags (e.g. --kube-api-qps for the scale benchmark). */
+  readonly controllerManagerArgs?: readonly string[];
   readonly log?: (line: string) => void;
   /** Fixed ports instead of free ones (tests of a taken port). */
   readonly ports?: {
@@ -210,6 +212,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
         `--secure-port=${String(kcmPort)}`,
         `--cert-dir=${join(dir, 'kcm-certs')}`,
         '--v=2',
+        ...(o.controllerManagerArgs ?? []),
       ],
     });
     procs.push(kcm);

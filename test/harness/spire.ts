@@ -144,6 +144,8 @@ export interface SpireAgent {
 export interface SpireAgentOptions {
   /** HCL of the one NodeAttestor block. */
   readonly nodeAttestor: string;
+  /** Extra lines inside agent { }, e.g. join_token = "…". */
+  readonly agentSettings?: string;
   readonly name?: string;
 }
 
@@ -162,6 +164,7 @@ export function startSpireAgent(dir: string, server: SpireServer, o: SpireAgentO
   socket_path = "${socketPath}"
   trust_domain = "${TRUST_DOMAIN}"
   trust_bundle_path = "${server.bundlePath}"
+${o.agentSettings ?? ''}
 }
 plugins {
   KeyManager "memory" { plugin_data {} }

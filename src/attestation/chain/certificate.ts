@@ -3,12 +3,17 @@
  * validity, plus the fields Node 20 does not expose, read with @peculiar/x509 (extensions,
  * subject attributes) and our DER span reader (raw names, serial sign, signature OIDs). Built
  * once per certificate and cached, so trust bundles are parsed at configure time only.
+ *
+ * @peculiar/x509 costs about 3 ms per certificate, which made it most of an attestation's cost:
+ * certificates in the usual canonical shape are read by fast-fields.ts instead, which gives the
+ * same fields and leaves everything else to @peculiar/x509 (see there).
  */
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestorError, type ErrorCode } from '../../errors.js';
 import { DerError } from '../../x509/der.js';
 import { x509 } from '../../x509/peculiar.js';
 import { readCertificateSpans } from './cert-spans.js';
+import { readFastFields } from './fast-fields.js';
 
 export interface SubjectAttribute {
   /** Attribute type OID, e.g. 2.5.4.3 for CN. */
@@ -139,6 +144,65 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
   // Go rejects negative serials since 1.23; they are a sign of a broken or hostile issuer.
   if (((spans.serial[0] ?? 0) & 0x80) !== 0) fail('negative serial number');
 
+  // Both readers give the same fields; the fast one answers only where that is certain.
+  const fields: ReadFields = readFastFields(der, typedByPeculiar) ?? readWithPeculiar(der, fail);
+  let subject = fields.subject;
+  let issuer = fields.issuer;
+  const notBefore = parseOpensslTime(cert.validFrom);
+  if (notBefore === undefined) return fail(`unreadable notBefore ${cert.validFrom}`);
+  const notAfter = parseOpensslTime(cert.validTo);
+  if (notAfter === undefined) return fail(`unreadable notAfter ${cert.validTo}`);
+
+  return Object.freeze({
+    cert,
+    der,
+    sha1: createHash('sha1').update(der).digest('hex'),
+    sha256: createHash('sha256').update(der).digest('hex'),
+    serialHex: serialHex(spans.serial),
+    rawSubject: spans.rawSubject,
+    rawIssuer: spans.rawIssuer,
+    // Messages only: made on first use unless the reader had them anyway.
+    get subject(): string {
+      return (subject ??= nameText(spans.rawSubject));
+    },
+    get issuer(): string {
+      return (issuer ??= nameText(spans.rawIssuer));
+    },
+    subjectRdns: fields.subjectRdns,
+    notBefore,
+    notAfter,
+    signatureAlgorithm: spans.signatureAlgorithm,
+    signatureAlgorithmsMatch: spans.signatureAlgorithmsMatch,
+    basicConstraints: fields.basicConstraints,
+    keyUsage: fields.keyUsage,
+    extKeyUsage: fields.extKeyUsage,
+    hasSubjectAltName: fields.hasSubjectAltName,
+    subjectKeyId: fields.subjectKeyId,
+    authorityKeyId: fields.authorityKeyId,
+    criticalExtensions: fields.criticalExtensions,
+    publicKey: cert.publicKey,
+  });
+}
+
+/** What build() takes from a reader; subject and issuer text only when it had them anyway. */
+export interface ReadFields {
+  readonly subjectRdns: readonly (readonly SubjectAttribute[])[];
+  readonly basicConstraints: BasicConstraints | undefined;
+  readonly keyUsage: number | undefined;
+  readonly extKeyUsage: readonly string[] | undefined;
+  readonly hasSubjectAltName: boolean;
+  readonly subjectKeyId: string | undefined;
+  readonly authorityKeyId: string | undefined;
+  readonly criticalExtensions: readonly string[];
+  readonly subject?: string;
+  readonly issuer?: string;
+}
+
+/**
+ * The reader for every certificate outside the fast path (fast-fields.ts): @peculiar/x509.
+ * Exported as the reference the fast path is tested against.
+ */
+export function readWithPeculiar(der: Buffer, fail: (problem: string) => never): ReadFields {
   const parsed = new x509.X509Certificate(der);
   const seen = new Set<string>();
   const criticalExtensions: string[] = [];
@@ -171,27 +235,8 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
         values.map((value): SubjectAttribute => ({ type: ATTRIBUTE_OIDS[type] ?? type, value })),
       ),
     );
-
-  const notBefore = parseOpensslTime(cert.validFrom);
-  if (notBefore === undefined) return fail(`unreadable notBefore ${cert.validFrom}`);
-  const notAfter = parseOpensslTime(cert.validTo);
-  if (notAfter === undefined) return fail(`unreadable notAfter ${cert.validTo}`);
-
-  return Object.freeze({
-    cert,
-    der,
-    sha1: createHash('sha1').update(der).digest('hex'),
-    sha256: createHash('sha256').update(der).digest('hex'),
-    serialHex: serialHex(spans.serial),
-    rawSubject: spans.rawSubject,
-    rawIssuer: spans.rawIssuer,
-    subject: parsed.subject,
-    issuer: parsed.issuer,
+  return {
     subjectRdns,
-    notBefore,
-    notAfter,
-    signatureAlgorithm: spans.signatureAlgorithm,
-    signatureAlgorithmsMatch: spans.signatureAlgorithmsMatch,
     basicConstraints,
     keyUsage,
     extKeyUsage,
@@ -199,8 +244,21 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
     subjectKeyId,
     authorityKeyId,
     criticalExtensions,
-    publicKey: cert.publicKey,
-  });
+    subject: parsed.subject,
+    issuer: parsed.issuer,
+  };
+}
+
+/** @peculiar/x509's text of a Name, exactly as its X509Certificate.subject / .issuer give it. */
+export function nameText(rawName: Buffer): string {
+  return new x509.Name(rawName).toString();
+}
+
+/** Extension types whose values @peculiar/x509 parses (and may refuse); see fast-fields.ts. */
+const peculiarTyped = (x509.ExtensionFactory as unknown as { items?: unknown }).items;
+export function typedByPeculiar(oid: string): boolean {
+  // Without the registry (another @peculiar/x509 version), every other type takes the slow path.
+  return peculiarTyped instanceof Map ? peculiarTyped.has(oid) : true;
 }
 
 /** Extensions we rely on; if the factory could not type one of them, its content is malformed. */

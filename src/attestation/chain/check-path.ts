@@ -53,7 +53,7 @@ export function checkPath(path: readonly CertificateFacts[], o: PathCheckOptions
     if (problem !== undefined) return { reason: 'key', message: `${describe(path, i)} ${problem}` };
   }
   for (const [i, cert] of path.entries()) {
-    const problem = validityProblem(cert, describe(path, i), o.now, o.clockSkewSeconds);
+    const problem = validityProblem(cert, () => describe(path, i), o.now, o.clockSkewSeconds);
     if (problem !== undefined) return problem;
   }
   return undefined;

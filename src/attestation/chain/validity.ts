@@ -8,25 +8,29 @@ import type { ChainProblem } from './problem.js';
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 
-/** `label` names the certificate in the message ("leaf certificate "…""). */
+/**
+ * `label` names the certificate in the message ("leaf certificate "…""); a function is called
+ * only when there is a problem to describe (naming costs more than the check).
+ */
 export function validityProblem(
   cert: CertificateFacts,
-  label: string,
+  label: string | (() => string),
   now: Date,
   skewSeconds: number,
 ): ChainProblem | undefined {
   const skewMs = skewSeconds * 1000;
-  const context = `now ${now.toISOString()}, allowed clock skew ${skewSeconds}s`;
+  const context = (): string => `now ${now.toISOString()}, allowed clock skew ${skewSeconds}s`;
+  const name = (): string => (typeof label === 'string' ? label : label());
   if (now.getTime() - skewMs > cert.notAfter.getTime())
     return {
       reason: 'expired',
-      message: `${label} expired at ${cert.notAfter.toISOString()} (${context})`,
+      message: `${name()} expired at ${cert.notAfter.toISOString()} (${context()})`,
       details: { notAfter: cert.notAfter.toISOString(), now: now.toISOString() },
     };
   if (now.getTime() + skewMs < cert.notBefore.getTime())
     return {
       reason: 'not-yet-valid',
-      message: `${label} is not yet valid: valid from ${cert.notBefore.toISOString()} (${context})`,
+      message: `${name()} is not yet valid: valid from ${cert.notBefore.toISOString()} (${context()})`,
       details: { notBefore: cert.notBefore.toISOString(), now: now.toISOString() },
     };
   return undefined;

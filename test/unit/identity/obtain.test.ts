@@ -429,3 +429,58 @@ describe('obtainIdentity: concurrency', () => {
     assert.deepEqual(await leftovers(idDir), []);
   });
 });
+
+describe('obtainIdentity: an overloaded API server (HTTP 429 on create)', () => {
+  const tooMany = (): AttestorError =>
+    new AttestorError('ERR_KUBE_API', 'POST …/certificatesigningrequests failed: HTTP 429', {
+      details: { status: 429 },
+    });
+
+  /** The fake client, answering 429 to the first `rejections` creates. */
+  function busy(
+    client: FakeCsrClient,
+    rejections: number,
+  ): ObtainOptions['csrClient'] & { attempts: number } {
+    const wrapper = {
+      attempts: 0,
+      createCsr: async (...args: Parameters<FakeCsrClient['createCsr']>) => {
+        wrapper.attempts += 1;
+        if (wrapper.attempts <= rejections) throw tooMany();
+        return client.createCsr(...args);
+      },
+      waitForCertificate: (...args: Parameters<FakeCsrClient['waitForCertificate']>) =>
+        client.waitForCertificate(...args),
+    };
+    return wrapper;
+  }
+
+  it('retries the create with backoff until the API server takes it', async (t) => {
+    const { idDir, client, opts } = await setup(t);
+    const lines: string[] = [];
+    const logger = createLogger({ format: 'json', level: 'info', write: (l) => lines.push(l) });
+    const csrClient = busy(client, 2);
+    const r = await obtainIdentity(opts({ csrClient, logger }));
+    assert.equal(csrClient.attempts, 3);
+    assert.equal(client.created.length, 1, 'one CSR object in the end');
+    await assertResultMatchesDisk(r, idDir);
+    assert.equal(lines.filter((l) => l.includes('HTTP 429')).length, 2);
+  });
+
+  it('gives up with the 429 once the deadline would pass', async (t) => {
+    const { idDir, client, opts } = await setup(t);
+    const csrClient = busy(client, Infinity);
+    await assert.rejects(
+      obtainIdentity(opts({ csrClient, approvalTimeoutMs: 100 })),
+      (e: unknown) => isAttestorError(e, 'ERR_KUBE_API') && e.details.status === 429,
+    );
+    assert.equal(csrClient.attempts, 1);
+    assert.deepEqual(await readdir(idDir), []);
+  });
+
+  it('does not retry any other failure', async (t) => {
+    const err = new AttestorError('ERR_KUBE_API', 'forbidden', { details: { status: 403 } });
+    const { opts, client } = await setup(t, { createError: err });
+    await assert.rejects(obtainIdentity(opts()), (e: unknown) => e === err);
+    assert.equal(client.created.length, 1);
+  });
+});

@@ -49,7 +49,7 @@ export async function controlPlane(starts: number, csrs: number): Promise<Row[]>
         const requestPem = await buildNodeCsr({
           nodeName: `bench-${String(i)}`,
           keyType: 'ecdsa-p256',
-          keyPair: key.cryptoKeyPair,
+          privateKey: key.privateKey,
         });
         const f0 = performance.now();
         await cp.adminRequest('GET', '/readyz');

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   // What a real node pays once per process (loading the CSR builder) is paid before the start
   // signal: this benchmark measures the API server and the controllers, not module loading.
   const warm = await generateKey('ecdsa-p256');
-  await buildNodeCsr({ nodeName: 'warm-up', keyType: 'ecdsa-p256', keyPair: warm.cryptoKeyPair });
+  await buildNodeCsr({ nodeName: 'warm-up', keyType: 'ecdsa-p256', privateKey: warm.privateKey });
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => {
     const rl = createInterface({ input: process.stdin });

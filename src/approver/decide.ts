@@ -134,7 +134,7 @@ async function boundNode(b: RequesterBinding, o: DecideOptions): Promise<BoundNo
 }
 
 export async function decide(csr: CsrObject, o: DecideOptions): Promise<Decision> {
-  const request = await inspectNodeClientRequest(csr);
+  const request = inspectNodeClientRequest(csr);
   if (!request.ok) return deny('NotNodeClientRequest', `not a node client request: ${request.problem}`);
   const cn = request.nodeName;
 

@@ -7,12 +7,11 @@
  * The API server has already verified the request's self-signature at create time (422
  * otherwise) and spec is immutable, so the signature is not checked again here.
  */
-import { formatSubject, parseName } from '../csr/cert-fields.js';
+import { formatSubject, parseName, type Rdn } from '../csr/cert-fields.js';
 import { NODE_CLIENT_SIGNER, nodeNameFromSubject, nodeNameProblem } from '../csr/profile.js';
 import type { CsrObject } from '../kube/csr-api.js';
 import { decodeStdBase64 } from '../util/base64.js';
-import { DerError, TAG, childrenOf, expectTag, parseDer } from '../x509/der.js';
-import { loadX509 } from '../x509/load-peculiar.js';
+import { DerError, TAG, childrenOf, decodeOid, expectTag, parseDer } from '../x509/der.js';
 import { readPemBlocks } from '../x509/pem.js';
 
 /** PKCS#9 extensionRequest: the one attribute a request without extensions may still carry (empty). */
@@ -47,15 +46,44 @@ function requestDer(request: string): Buffer | string {
   return der === undefined || der.length === 0 ? 'spec.request: the PEM body is not base64' : der;
 }
 
-/** The subject of a CertificationRequest, read with the strict DER reader (exact RDN structure). */
-function requestSubject(der: Buffer): ReturnType<typeof parseName> {
+interface RequestContents {
+  readonly subject: Rdn[];
+  /** Attribute types other than extensionRequest. */
+  readonly otherAttributes: string[];
+  /** extnIDs from an extensionRequest attribute. */
+  readonly extensions: string[];
+}
+
+/**
+ * Subject, attributes and requested extensions of a CertificationRequest (RFC 2986), read with
+ * the strict DER reader (exact RDN structure). The signature is not checked: see the header.
+ */
+function requestContents(der: Buffer): RequestContents {
   const req = expectTag(parseDer(der, 'CertificationRequest'), TAG.sequence, 'CertificationRequest');
   const [info] = childrenOf(req, 'CertificationRequest');
   const fields = childrenOf(expectTag(info, TAG.sequence, 'certificationRequestInfo'), 'info');
-  return parseName(expectTag(fields[1], TAG.sequence, 'subject'));
+  const subject = parseName(expectTag(fields[1], TAG.sequence, 'subject'));
+  expectTag(fields[2], TAG.sequence, 'subjectPKInfo');
+  const otherAttributes: string[] = [];
+  const extensions: string[] = [];
+  for (const attr of childrenOf(expectTag(fields[3], 0xa0, 'attributes'), 'attributes')) {
+    const [type, values] = childrenOf(expectTag(attr, TAG.sequence, 'attribute'), 'attribute');
+    const typeOid = decodeOid(expectTag(type, TAG.oid, 'attribute type'));
+    const valueList = childrenOf(expectTag(values, TAG.set, 'attribute values'), 'attribute values');
+    if (typeOid !== EXTENSION_REQUEST) {
+      otherAttributes.push(typeOid);
+      continue;
+    }
+    for (const list of valueList)
+      for (const ext of childrenOf(expectTag(list, TAG.sequence, 'Extensions'), 'Extensions')) {
+        const [id] = childrenOf(expectTag(ext, TAG.sequence, 'Extension'), 'Extension');
+        extensions.push(decodeOid(expectTag(id, TAG.oid, 'extnID')));
+      }
+  }
+  return { subject, otherAttributes, extensions };
 }
 
-export async function inspectNodeClientRequest(csr: CsrObject): Promise<RequestCheck> {
+export function inspectNodeClientRequest(csr: CsrObject): RequestCheck {
   if (csr.spec.signerName !== NODE_CLIENT_SIGNER)
     return bad(`signer ${csr.spec.signerName} is not ${NODE_CLIENT_SIGNER}`);
   const usages = usagesProblem(csr.spec.usages);
@@ -63,22 +91,19 @@ export async function inspectNodeClientRequest(csr: CsrObject): Promise<RequestC
   const der = requestDer(csr.spec.request);
   if (typeof der === 'string') return bad(der);
 
-  const x509 = await loadX509();
-  let parsed: InstanceType<typeof x509.Pkcs10CertificateRequest>;
-  let subject: ReturnType<typeof parseName>;
+  let contents: RequestContents;
   try {
-    parsed = new x509.Pkcs10CertificateRequest(der);
-    subject = requestSubject(der);
+    contents = requestContents(der);
   } catch (err) {
-    const why = err instanceof DerError ? err.problem : 'not a PKCS#10 request';
-    return bad(`spec.request cannot be parsed: ${why}`);
+    if (!(err instanceof DerError)) throw err;
+    return bad(`spec.request cannot be parsed: ${err.problem}`);
   }
-  const otherAttributes = parsed.attributes.filter((a) => a.type !== EXTENSION_REQUEST).map((a) => a.type);
+  const { subject, otherAttributes, extensions } = contents;
   if (otherAttributes.length > 0)
     return bad(`the request carries attributes a kubelet never sends: ${otherAttributes.join(', ')}`);
-  if (parsed.extensions.length > 0)
+  if (extensions.length > 0)
     return bad(
-      `the request carries extensions a kubelet never sends (${parsed.extensions.map((e) => e.type).join(', ')}); node client requests have no SANs or other extensions`,
+      `the request carries extensions a kubelet never sends (${extensions.join(', ')}); node client requests have no SANs or other extensions`,
     );
   const nodeName = nodeNameFromSubject(subject);
   if (nodeName === undefined)

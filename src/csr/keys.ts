@@ -1,9 +1,9 @@
 /**
- * Private keys for node identities: the supported types, generation through WebCrypto (which
- * @peculiar/x509 needs to sign the CSR) and the KeyObject view node:crypto needs for everything
- * else (export, proof of possession, comparison with a certificate).
+ * Private keys for node identities: the supported types, generation, and the node:crypto
+ * operations on them (export, proof of possession, comparison with a certificate).
  */
-import { KeyObject, createPublicKey, webcrypto } from 'node:crypto';
+import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { X509Certificate } from 'node:crypto';
 import { AttestorError } from '../errors.js';
 
@@ -31,61 +31,36 @@ export function isRsaKeyType(keyType: KeyType): boolean {
   return keyType.startsWith('rsa-');
 }
 
-type GenParams = webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams | webcrypto.Algorithm;
+const generateKeyPairAsync = promisify(generateKeyPair);
 
-const RSA_EXPONENT = new Uint8Array([1, 0, 1]);
-const rsa = (modulusLength: number): webcrypto.RsaHashedKeyGenParams => ({
-  name: 'RSASSA-PKCS1-v1_5',
-  modulusLength,
-  publicExponent: RSA_EXPONENT,
-  hash: 'SHA-256',
-});
-
-const GEN_PARAMS: Record<KeyType, GenParams> = {
-  'ecdsa-p256': { name: 'ECDSA', namedCurve: 'P-256' },
-  'ecdsa-p384': { name: 'ECDSA', namedCurve: 'P-384' },
-  'rsa-2048': rsa(2048),
-  'rsa-3072': rsa(3072),
-  'rsa-4096': rsa(4096),
-  ed25519: { name: 'Ed25519' },
-};
-
-/** The signature algorithm a CSR made with this key type uses (hash matched to the curve size). */
-export function csrSigningAlgorithm(keyType: KeyType): webcrypto.Algorithm | webcrypto.EcdsaParams {
+/** Generates a key pair of `keyType` off the main thread (RSA generation takes a while). */
+function generate(keyType: KeyType): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
   switch (keyType) {
     case 'ecdsa-p256':
-      return { name: 'ECDSA', hash: 'SHA-256' };
+      return generateKeyPairAsync('ec', { namedCurve: 'P-256' });
     case 'ecdsa-p384':
-      return { name: 'ECDSA', hash: 'SHA-384' };
+      return generateKeyPairAsync('ec', { namedCurve: 'P-384' });
     case 'rsa-2048':
     case 'rsa-3072':
     case 'rsa-4096':
-      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+      return generateKeyPairAsync('rsa', {
+        modulusLength: Number(keyType.slice(4)),
+        publicExponent: 0x10001,
+      });
     case 'ed25519':
-      return { name: 'Ed25519' };
+      return generateKeyPairAsync('ed25519');
   }
 }
 
 export interface GeneratedKey {
   readonly keyType: KeyType;
-  /** For @peculiar/x509 (CSR signing). */
-  readonly cryptoKeyPair: webcrypto.CryptoKeyPair;
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
 }
 
 export async function generateKey(keyType: KeyType): Promise<GeneratedKey> {
-  // Extractable: the private key must be exported to PKCS#8 for the identity document.
-  const pair = (await webcrypto.subtle.generateKey(GEN_PARAMS[keyType], true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
-  return {
-    keyType,
-    cryptoKeyPair: pair,
-    privateKey: KeyObject.from(pair.privateKey),
-    publicKey: KeyObject.from(pair.publicKey),
-  };
+  const { privateKey, publicKey } = await generate(keyType);
+  return { keyType, privateKey, publicKey };
 }
 
 /** PKCS#8 `PRIVATE KEY` PEM: one format for every key type, and Go's tls.X509KeyPair accepts it. */

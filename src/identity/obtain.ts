@@ -118,6 +118,11 @@ export async function obtainIdentity(opts: ObtainOptions): Promise<ObtainResult>
   await checkIdentityDirUsable(opts.idDir);
   checkAborted(signal);
 
+  if (opts.force) {
+    // Nothing stored can change the outcome, so do not spend a read (and a parse) on it.
+    logger.info('requesting a new identity document (forced)', { dir: opts.idDir });
+    return issue(opts, logger, now);
+  }
   const existing = await readIdentity(opts.idDir);
   if (existing === undefined) {
     logger.info('no identity document yet; requesting one', { dir: opts.idDir });
@@ -125,8 +130,6 @@ export async function obtainIdentity(opts: ObtainOptions): Promise<ObtainResult>
     logger.warn('the stored identity document is unusable; requesting a new one', {
       reason: existing.reason,
     });
-  } else if (opts.force) {
-    logger.info('requesting a new identity document (forced)', { notAfter: existing.notAfter.toISOString() });
   } else {
     const freshness = isReusable(existing, {
       nodeName: opts.nodeName,
@@ -174,7 +177,7 @@ async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Prom
   const requestPem = await buildNodeCsr({
     nodeName: opts.nodeName,
     keyType: opts.keyType,
-    keyPair: key.cryptoKeyPair,
+    privateKey: key.privateKey,
   });
   checkAborted(signal);
 
@@ -242,7 +245,6 @@ async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Prom
   };
 }
 
-/** The CSR client reports AttestorErrors (denied, failed, timeout...); anything else is a bug there. */
 /** First wait after an HTTP 429 on create; doubles up to CREATE_MAX_BACKOFF_MS. */
 export const CREATE_INITIAL_BACKOFF_MS = 250;
 export const CREATE_MAX_BACKOFF_MS = 8000;
@@ -279,6 +281,7 @@ async function createCsr(
   }
 }
 
+/** The CSR client reports AttestorErrors (denied, failed, timeout...); anything else is a bug there. */
 async function passThrough<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;

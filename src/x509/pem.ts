@@ -175,3 +175,11 @@ export function parsePemChain(text: string): PemResult<PemCertificate[], ChainPr
 export function parsePemBundle(text: string): PemResult<PemCertificate[], BundleProblem> {
   return run(() => parseCertificates(text, 'skip'));
 }
+
+/** One PEM block: base64 of `der` in 64-character lines between BEGIN/END `label` lines. */
+export function encodePem(label: string, der: Uint8Array): string {
+  const body = Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+}

@@ -295,7 +295,7 @@ describe('node-attestor on a real control plane', () => {
         requestPem: await buildNodeCsr({
           nodeName: 'early',
           keyType: 'ecdsa-p256',
-          keyPair: key.cryptoKeyPair,
+          privateKey: key.privateKey,
         }),
         signerName: NODE_CLIENT_SIGNER,
         usages: nodeClientUsages(false),
@@ -329,7 +329,7 @@ describe('node-attestor on a real control plane', () => {
         requestPem: await buildNodeCsr({
           nodeName: 'resume',
           keyType: 'ecdsa-p256',
-          keyPair: key.cryptoKeyPair,
+          privateKey: key.privateKey,
         }),
         signerName: NODE_CLIENT_SIGNER,
         usages: nodeClientUsages(false),

@@ -137,7 +137,7 @@ export function writeToken(dir: string, name: string, token: string): string {
 /** A node-client request PEM for `node` (a fresh ECDSA P-256 key). */
 export async function nodeCsrPem(node: string): Promise<string> {
   const key = await generateKey('ecdsa-p256');
-  return buildNodeCsr({ nodeName: node, keyType: 'ecdsa-p256', keyPair: key.cryptoKeyPair });
+  return buildNodeCsr({ nodeName: node, keyType: 'ecdsa-p256', privateKey: key.privateKey });
 }
 
 /** Creates a node-client CSR as `token`; resolves with the created object. */

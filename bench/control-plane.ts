@@ -3,8 +3,6 @@
  * and node-client CSR create → signed certificate as the user spire-agent, beside the API
  * server's own round trip (GET /readyz) measured in the same run as the floor.
  */
-import { join } from 'node:path';
-import { REPO_ROOT } from '../test/harness/bins.js';
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { generateKey } from '../src/csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages } from '../src/csr/profile.js';
@@ -25,14 +23,7 @@ export async function controlPlane(starts: number, csrs: number): Promise<Row[]>
   const cp = await startControlPlane();
   ready.push(performance.now() - t0);
   try {
-    await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
-    const cred = await cp.mintUser('spire-agent');
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    const cred = await cp.setUpSpireAgent();
     const client = createCsrClient(
       await resolveKubeAccess({
         server: cp.server,

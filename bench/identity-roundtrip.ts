@@ -38,14 +38,7 @@ export async function identityRoundTrip(runs: number): Promise<Row[]> {
   const cp = await startControlPlane();
   const work = mkdtempSync(join(tmpdir(), 'na-bench-'));
   try {
-    await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
-    const cred = await cp.mintUser('spire-agent');
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    const cred = await cp.setUpSpireAgent();
     const kubeconfig = join(work, 'spire-agent.kubeconfig');
     writeKubeconfig(kubeconfig, cp.server, cp.pki.caCertPath, [
       { name: 'spire-agent', certPath: cred.certPath, keyPath: cred.keyPath },

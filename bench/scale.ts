@@ -68,14 +68,7 @@ interface Cluster {
 async function cluster(kcmArgs: readonly string[]): Promise<Cluster> {
   const cp = await startControlPlane({ controllerManagerArgs: [...KCM_METRICS_ARGS, ...kcmArgs] });
   try {
-    await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
-    const cred = await cp.mintUser('spire-agent');
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    const cred = await cp.setUpSpireAgent();
     return { cp, cred, work: mkdtempSync(join(tmpdir(), 'na-bench-scale-')) };
   } catch (err) {
     await cp.stop();

@@ -59,14 +59,7 @@ export async function spireAttest(runs: number): Promise<Row[]> {
   const cp = await startControlPlane();
   const work = mkdtempSync(join(tmpdir(), 'na-bench-spire-'));
   try {
-    await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
-    const cred = await cp.mintUser('spire-agent');
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    const cred = await cp.setUpSpireAgent();
     const server = await startSpireServer(join(work, 'server'), {
       nodeAttestors: [
         ourPlugin(

@@ -7,14 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { nodeNameProblem } from '../csr/profile.js';
-import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../cli/log-flags.js';
 import { formatDuration } from '../util/duration.js';
-import { durationFlag, nonEmpty, oneOf, parseFlags, usage, type FlagSpec } from '../cli/flag-kit.js';
+import { durationFlag, nonEmpty, parseFlags, usage, type FlagSpec } from '../cli/flag-kit.js';
 import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from '../cli/kube-flags.js';
 import { parseListenAddress } from './health-server.js';
 
 /** The Kubernetes-access fields are KubeAccessOptions', so the options go to resolveKubeAccess as they are. */
-export interface ApproverOptions extends KubeFlags {
+export interface ApproverOptions extends KubeFlags, LogFlags {
   readonly allowRequesters: readonly string[];
   readonly allowNodeBoundTokens: boolean;
   readonly podLookup: boolean;
@@ -28,8 +28,6 @@ export interface ApproverOptions extends KubeFlags {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly httpAddress: string;
-  readonly logFormat: 'text' | 'json';
-  readonly logLevel: LogLevel;
 }
 
 export type ApproverCommand =
@@ -150,22 +148,7 @@ export const APPROVER_FLAGS: readonly ApproverFlag[] = [
     help: 'where /healthz, /readyz and /metrics are served (plain HTTP); port 0 picks a free port',
     shownDefault: DEFAULTS.httpAddress,
   },
-  {
-    name: 'log-format',
-    type: 'string',
-    arg: 'format',
-    group: 'Output',
-    help: 'log format on stderr: text or json',
-    shownDefault: 'text',
-  },
-  {
-    name: 'log-level',
-    type: 'string',
-    arg: 'level',
-    group: 'Output',
-    help: `log level: ${LOG_LEVELS.join(', ')}`,
-    shownDefault: 'info',
-  },
+  ...logFlagSpecs(),
   { name: 'help', type: 'boolean', group: 'Other', help: 'show this help' },
 ];
 
@@ -264,8 +247,7 @@ export function parseApproverCommandLine(argv: readonly string[]): ApproverComma
       renewDeadlineMs,
       retryPeriodMs,
       httpAddress,
-      logFormat: oneOf(s('log-format'), 'log-format', ['text', 'json'] as const, 'text'),
-      logLevel: oneOf(s('log-level'), 'log-level', LOG_LEVELS, 'info'),
+      ...logFlagsFrom(f),
     },
   };
 }

@@ -3,6 +3,7 @@
  * -client-cert, -client-key, -token-file, -in-cluster) and their validation, defined once.
  */
 import type { KubeAccessOptions } from '../kube/access.js';
+import { definedOnly } from '../util/defined.js';
 import { nonEmpty, usage, type FlagSpec, type ParsedFlags } from './flag-kit.js';
 
 export type KubeFlags = Pick<
@@ -83,13 +84,7 @@ export function kubeFlagsFrom(f: ParsedFlags): KubeFlags {
   if (inCluster && (kubeconfig !== undefined || server !== undefined))
     throw usage('-in-cluster cannot be combined with -kubeconfig or -server', '-in-cluster');
   return {
-    ...(kubeconfig !== undefined ? { kubeconfig } : {}),
-    ...(context !== undefined ? { context } : {}),
-    ...(server !== undefined ? { server } : {}),
-    ...(caCert !== undefined ? { caCert } : {}),
-    ...(clientCert !== undefined ? { clientCert } : {}),
-    ...(clientKey !== undefined ? { clientKey } : {}),
-    ...(tokenFile !== undefined ? { tokenFile } : {}),
+    ...definedOnly({ kubeconfig, context, server, caCert, clientCert, clientKey, tokenFile }),
     inCluster,
   };
 }

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType, type KeyType } from '../csr/keys.js';
 import { defaultNodeName, validateNodeName } from '../csr/profile.js';
-import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import { logFlagSpecs, logFlagsFrom, type LogFlags } from './log-flags.js';
 import { formatDuration } from '../util/duration.js';
 import { durationFlag, nonEmpty, oneOf, parseFlags, usage, type FlagSpec } from './flag-kit.js';
 import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from './kube-flags.js';
@@ -22,7 +22,7 @@ export const MAX_EXPIRATION_MS = (2 ** 31 - 1) * 1000;
 export const MAX_TIMEOUT_MS = 168 * 3_600_000;
 
 /** The Kubernetes-access fields are KubeAccessOptions', so the options go to resolveKubeAccess as they are. */
-export interface CliOptions extends KubeFlags {
+export interface CliOptions extends KubeFlags, LogFlags {
   readonly agentName: string;
   readonly idDir: string;
   readonly keyType: KeyType;
@@ -31,8 +31,6 @@ export interface CliOptions extends KubeFlags {
   readonly renewBeforeMs?: number;
   readonly force: boolean;
   readonly output: 'text' | 'json';
-  readonly logFormat: 'text' | 'json';
-  readonly logLevel: LogLevel;
 }
 
 export type ParsedCommand =
@@ -109,22 +107,7 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
     help: 'result format on stdout: text or json',
     shownDefault: 'text',
   },
-  {
-    name: 'log-format',
-    type: 'string',
-    arg: 'format',
-    group: 'Output',
-    help: 'log format on stderr: text or json',
-    shownDefault: 'text',
-  },
-  {
-    name: 'log-level',
-    type: 'string',
-    arg: 'level',
-    group: 'Output',
-    help: `log level: ${LOG_LEVELS.join(', ')}`,
-    shownDefault: 'info',
-  },
+  ...logFlagSpecs(),
   { name: 'help', type: 'boolean', group: 'Other', help: 'show this help' },
   { name: 'version', type: 'boolean', group: 'Other', help: 'print the version' },
 ];
@@ -162,8 +145,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       timeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_TIMEOUT_MS, { max: MAX_TIMEOUT_MS }),
       force: f.bool('force', false),
       output: oneOf(s('output'), 'output', ['text', 'json'] as const, 'text'),
-      logFormat: oneOf(s('log-format'), 'log-format', ['text', 'json'] as const, 'text'),
-      logLevel: oneOf(s('log-level'), 'log-level', LOG_LEVELS, 'info'),
+      ...logFlagsFrom(f),
     },
   };
 }

@@ -17,7 +17,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, binPath } from '../harness/bins.js';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { NODE_CLIENT_CREATE, startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import { freePort } from '../harness/ports.js';
 import { writeKubeconfig } from '../harness/kubeconfig.js';
 import { ManagedProcess } from '../harness/processes.js';
@@ -88,12 +88,7 @@ describe('the example server.conf and agent.conf', () => {
     await cp.waitForAccess('spire-server', { group: '', resource: 'nodes', verb: 'get' });
     copyFileSync(cred.certPath, join(na, 'keys', 'spire-agent.crt'));
     copyFileSync(cred.keyPath, join(na, 'keys', 'spire-agent.key'));
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    await cp.waitForAccess('spire-agent', NODE_CLIENT_CREATE);
 
     const port = String(await freePort());
     const localize = (text: string): string =>

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { NODE_CLIENT_CREATE, startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import { NODECLIENT_ROLE, NODE_BOOTSTRAPPER_ROLE, clusterRoleBinding } from './support/rbac.js';
 import { userRequest, type UserTls } from './support/user-request.js';
 
@@ -122,12 +122,7 @@ describe('the node-client CSR mechanism on a real control plane', () => {
   });
 
   it('approves and signs a node-client CSR from spire-agent; the cert verifies against the cluster CA', async () => {
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    await cp.waitForAccess('spire-agent', NODE_CLIENT_CREATE);
     const t0 = performance.now();
     await createNodeCsr(cp, agent, 'node-csr-bound', 'node-1');
     const csr = await waitIssued(cp, 'node-csr-bound', 30_000);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../harness/bins.js';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { NODE_CLIENT_CREATE, startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import { writeKubeconfig } from '../harness/kubeconfig.js';
 import {
   ourPlugin,
@@ -87,12 +87,7 @@ ${extra}
       { name: 'spire-server', certPath: serverCred.certPath, keyPath: serverCred.keyPath },
     ]);
     await cp.waitForAccess('spire-server', { group: '', resource: 'nodes', verb: 'get' });
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    await cp.waitForAccess('spire-agent', NODE_CLIENT_CREATE);
     await createNode('node-real', {
       'topology.kubernetes.io/zone': 'z1',
       'team.example.com/secret': 'not-a-selector',

@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import {
   TRUST_DOMAIN,
@@ -49,14 +48,7 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'na-spire-'));
     cp = await startControlPlane();
-    await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
-    agentCred = await cp.mintUser('spire-agent');
-    await cp.waitForAccess('spire-agent', {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
+    agentCred = await cp.setUpSpireAgent();
     otherCa = await createCa('CN=another-cluster-ca');
     const otherCaPath = join(work, 'other-ca.crt');
     writeFileSync(otherCaPath, otherCa.pem);

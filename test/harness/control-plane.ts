@@ -6,15 +6,14 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binPath } from './bins.js';
+import { REPO_ROOT, binPath } from './bins.js';
 import { createClusterPki, mintUser, type ClusterPki, type UserCredential } from './cluster-pki.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { ManagedProcess, startFailure } from './processes.js';
 import { freePort } from './ports.js';
+import { httpRequestText, type HttpResult } from './http-request.js';
 
 export interface ControlPlaneOptions {
   /** Keep the temp dir (logs, PKI) after stop; also kept when start fails. */
@@ -34,10 +33,7 @@ export interface ControlPlaneOptions {
   };
 }
 
-export interface HttpResult {
-  readonly status: number;
-  readonly body: string;
-}
+export type { HttpResult };
 
 export interface ControlPlane {
   readonly dir: string;
@@ -53,8 +49,21 @@ export interface ControlPlane {
   adminRequest(method: string, path: string, body?: unknown): Promise<HttpResult>;
   /** Polls a SubjectAccessReview until `user` may do it (RBAC caches update asynchronously). */
   waitForAccess(user: string, attrs: Record<string, string>, timeoutMs?: number): Promise<void>;
+  /**
+   * The tutorial's set-up: applies the kit's RBAC (k8s-configs/*.yml), mints the `spire-agent`
+   * user and waits until RBAC lets it create node-client CSRs. Returns its credential.
+   */
+  setUpSpireAgent(): Promise<UserCredential>;
   stop(): Promise<void>;
 }
+
+/** What the `nodeclient` auto-approve binding grants: the SubjectAccessReview attributes. */
+export const NODE_CLIENT_CREATE: Readonly<Record<string, string>> = {
+  group: 'certificates.k8s.io',
+  resource: 'certificatesigningrequests',
+  subresource: 'nodeclient',
+  verb: 'create',
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -62,29 +71,9 @@ function get(
   url: string,
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; insecure?: boolean },
 ): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
-      u,
-      {
-        method: 'GET',
-        timeout: 2000,
-        ...(u.protocol === 'https:'
-          ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.insecure !== true }
-          : {}),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
+  return httpRequestText(url, {
+    timeoutMs: 2000,
+    tls: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.insecure !== true },
   });
 }
 
@@ -222,30 +211,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
     });
 
     const adminRequest = (method: string, path: string, body?: unknown): Promise<HttpResult> =>
-      new Promise((resolve, reject) => {
-        const data = body === undefined ? undefined : JSON.stringify(body);
-        const req = httpsRequest(
-          new URL(path, server),
-          {
-            method,
-            ...tls,
-            headers: {
-              Accept: 'application/json',
-              ...(data !== undefined ? { 'Content-Type': 'application/json' } : {}),
-            },
-          },
-          (res) => {
-            let b = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => (b += c));
-            res.on('end', () => {
-              resolve({ status: res.statusCode ?? 0, body: b });
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(data);
-      });
+      httpRequestText(new URL(path, server), { method, tls, body });
 
     const kubectl = (
       args: readonly string[],
@@ -287,6 +253,13 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       }
     };
 
+    const setUpSpireAgent = async (): Promise<UserCredential> => {
+      await kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
+      const cred = await mintUser(pki, dir, 'spire-agent');
+      await waitForAccess('spire-agent', NODE_CLIENT_CREATE);
+      return cred;
+    };
+
     return {
       dir,
       server,
@@ -297,6 +270,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       mintUser: (user, groups) => mintUser(pki, dir, user, groups),
       adminRequest,
       waitForAccess,
+      setUpSpireAgent,
       stop: async () => {
         await stopAll();
         if (o.keepDir !== true) rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from '../../csr/keys.js'
 import { defaultNodeName, nodeNameProblem } from '../../csr/profile.js';
 import type { KubeAccessOptions } from '../../kube/access.js';
 import { ConfigReader } from '../config-reader.js';
+import { definedOnly } from '../../util/defined.js';
 
 export const DEFAULT_IDENTITY_DIR = '/tmp/spire-agent-id';
 export const DEFAULT_EXPIRATION_MS = 3_600_000;
@@ -118,13 +119,7 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
   return {
     cluster,
     kube: {
-      ...(kubeconfig !== undefined ? { kubeconfig } : {}),
-      ...(context !== undefined ? { context } : {}),
-      ...(server !== undefined ? { server } : {}),
-      ...(caCert !== undefined ? { caCert } : {}),
-      ...(clientCert !== undefined ? { clientCert } : {}),
-      ...(clientKey !== undefined ? { clientKey } : {}),
-      ...(tokenFile !== undefined ? { tokenFile } : {}),
+      ...definedOnly({ kubeconfig, context, server, caCert, clientCert, clientKey, tokenFile }),
       inCluster,
     },
     nodeName,

@@ -5,7 +5,7 @@
  * those tokens, and approver processes (the bundled CLI) that cannot outlive the test.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { httpRequestText } from '../../harness/http-request.js';
 import { join } from 'node:path';
 import { generateKey } from '../../../src/csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages } from '../../../src/csr/profile.js';
@@ -49,30 +49,11 @@ export function tokenRequest(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      new URL(path, cp.server),
-      {
-        method,
-        ca: readFileSync(cp.pki.caCertPath),
-        headers: {
-          Authorization: `Bearer ${token}`,
-          Accept: 'application/json',
-          ...(data === undefined ? {} : { 'Content-Type': 'application/json' }),
-        },
-      },
-      (res) => {
-        let b = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (b += c));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, body: b });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
+  return httpRequestText(new URL(path, cp.server), {
+    method,
+    tls: { ca: readFileSync(cp.pki.caCertPath) },
+    headers: { Authorization: `Bearer ${token}` },
+    body,
   });
 }
 

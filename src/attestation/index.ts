@@ -14,7 +14,15 @@ export {
   type TemplateValues,
   type TemplateVariable,
 } from './agent-path-template.js';
-export { readCertificate, type CertificateFacts } from './chain/certificate.js';
+// The readers load @peculiar/x509 only when a certificate needs it: call them through
+// withCertificateReader, or after loadCertificateReader (they throw X509LibNotLoaded otherwise).
+export {
+  X509LibNotLoaded,
+  loadCertificateReader,
+  readCertificate,
+  withCertificateReader,
+  type CertificateFacts,
+} from './chain/certificate.js';
 export type { ChainFailureReason } from './chain/problem.js';
 export { DEFAULT_CLOCK_SKEW_SECONDS } from './chain/validity.js';
 export { verifyChain, type ChainOptions, type VerifiedChain } from './chain/verify-chain.js';

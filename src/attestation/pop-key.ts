@@ -3,6 +3,7 @@
  * Ed25519 and every other key type has no wire format and is refused by both sides.
  */
 import type { KeyObject } from 'node:crypto';
+import { keyDetails } from './key-details.js';
 
 export type PopKind = 'rsa' | 'ecdsa';
 
@@ -15,7 +16,7 @@ export function popKind(key: KeyObject): PopKind | undefined {
 
 /** A human name for a key's type and size, for error messages. */
 export function describeKey(key: KeyObject): string {
-  const details = key.asymmetricKeyDetails ?? {};
+  const details = keyDetails(key);
   const type = key.asymmetricKeyType;
   if (type === 'rsa' || type === 'rsa-pss')
     return `${type.toUpperCase()} ${details.modulusLength ?? '?'}-bit`;
@@ -37,6 +38,6 @@ export function curveName(opensslName: string | undefined): string {
 
 /** Byte length of r and s for an allowed curve (P-256, P-384, P-521), else undefined. */
 export function ecdsaScalarBytes(key: KeyObject): number | undefined {
-  const curve = key.asymmetricKeyDetails?.namedCurve;
+  const curve = keyDetails(key).namedCurve;
   return curve === undefined ? undefined : CURVES[curve]?.scalarBytes;
 }

@@ -8,6 +8,7 @@
 import { constants, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { AttestorError } from '../errors.js';
 import { encodeChallenge } from './challenge.js';
+import { keyDetails } from './key-details.js';
 import { NONCE_BYTES, signedData } from './nonces.js';
 import { curveName, describeKey, ecdsaScalarBytes, popKind, type PopKind } from './pop-key.js';
 import { decodeResponse } from './response.js';
@@ -78,7 +79,7 @@ export function verifyChallengeResponse(
     if (size === undefined)
       throw new AttestorError(
         'ERR_PROFILE',
-        `key type not allowed: ECDSA on ${curveName(leafPublicKey.asymmetricKeyDetails?.namedCurve)}`,
+        `key type not allowed: ECDSA on ${curveName(keyDetails(leafPublicKey).namedCurve)}`,
       );
     const signature = Buffer.concat([leftPad(response.r, size, 'r'), leftPad(response.s, size, 's')]);
     ok = checkSignature(() =>

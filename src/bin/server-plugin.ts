@@ -1,8 +1,15 @@
 // Entry point of the k8s_csr SPIRE server NodeAttestor plugin (dist/k8s-csr-server-plugin.mjs):
 // spire-server starts it as plugin_cmd and speaks go-plugin's gRPC protocol with it.
 import { createLogger } from '../log/logger.js';
+import { stderrLineBatcher } from '../spire/line-batcher.js';
 import { servePlugin } from '../spire/serve-plugin.js';
 import { createK8sCsrServer } from '../spire/server/k8s-csr-server.js';
 
-const logger = createLogger({ format: 'hclog', level: 'debug', module: 'k8s_csr.server' });
+const logger = createLogger({
+  format: 'hclog',
+  level: 'debug',
+  module: 'k8s_csr.server',
+  // A line per attestation: batched per event-loop turn (see line-batcher.ts).
+  write: stderrLineBatcher().write,
+});
 await servePlugin({ side: 'server', attestor: createK8sCsrServer(logger), logger });

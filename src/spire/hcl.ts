@@ -131,7 +131,8 @@ class Lexer {
     const text = this.src.slice(start, this.pos);
     const value = parseHclNumber(text);
     if (value === undefined) {
-      const hint = /^-?[0-9.]+[a-zµμ]+$/i.test(text)
+      // Escaped (µ, μ): one character above U+00FF makes V8 hold a whole bundle as two-byte text.
+      const hint = /^-?[0-9.]+[a-z\u00b5\u03bc]+$/i.test(text)
         ? ' (durations are strings: quote them, e.g. "10m")'
         : '';
       throw configError(line, col, `invalid number ${JSON.stringify(text)}${hint}`);

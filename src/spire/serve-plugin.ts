@@ -24,6 +24,14 @@ import { PLUGIN_SIDES, type PluginHandle, type ServePluginOptions } from './type
 import { raiseStreamResetLimit } from './http2-limits.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * HTTP/2 streams the host may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS): the host's
+ * gRPC client queues further calls until one ends. Each attestation in flight holds ~40 KB while
+ * it waits for the agent, so this bounds the plugin's memory under any load, and keeps a flood of
+ * attestations from reaching the V8 heap limit its launcher sets (scripts/build.mjs). Two streams
+ * (broker, stdio) stay open for the plugin's life.
+ */
+export const MAX_CONCURRENT_STREAMS = 128;
 /** Time given to in-flight calls at stop; go-plugin SIGKILLs 2 s after Shutdown. */
 const STOP_GRACE_MS = 1000;
 /** sun_path is 108 bytes on Linux (104 on some BSDs); stay under both with the file name. */
@@ -119,6 +127,7 @@ export async function servePlugin(opts: ServePluginOptions): Promise<PluginHandl
     // Nothing reads channelz here (no channelz service is served); its per-call bookkeeping
     // showed in the attestation profile.
     'grpc.enable_channelz': 0,
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
   });
   if (!raiseStreamResetLimit(server))
     logger.warn(

@@ -1,9 +1,10 @@
 /**
  * Certificate framing for the few spans of a certificate that neither node:crypto nor
  * @peculiar/x509 hands out verbatim: the raw issuer and subject names (matched byte for byte, as
- * Go does), the serial number's sign, the signature algorithm OIDs, and the end of the encoding
- * (Node accepts trailing bytes after a certificate; Go does not, nor do we). Read with the strict
- * DER reader; any problem is a DerError the caller reports under its own code.
+ * Go does), the serial number's sign, the signature algorithm OIDs, the end of the encoding (Node
+ * accepts trailing bytes after a certificate; Go does not, nor do we), and the key's algorithm
+ * (node:crypto's asymmetricKeyDetails costs ~80 µs on a new key). Read with the strict DER reader;
+ * any problem is a DerError the caller reports under its own code.
  */
 import { DerError, TAG, decodeOidContent, expectTag, readTlv } from '../../x509/der.js';
 
@@ -18,6 +19,10 @@ export interface CertificateSpans {
   readonly signatureAlgorithm: string;
   /** Whether the TBS signature AlgorithmIdentifier equals the outer one, as RFC 5280 requires. */
   readonly signatureAlgorithmsMatch: boolean;
+  /** The subjectPublicKeyInfo algorithm OID; undefined when it does not read as DER. */
+  readonly keyAlgorithm: string | undefined;
+  /** Its parameters when they are an OID (an EC key's named curve), else undefined. */
+  readonly keyParameterOid: string | undefined;
 }
 
 /** The explicit [0] tag of the optional TBS version. */
@@ -63,5 +68,31 @@ export function readCertificateSpans(der: Uint8Array): CertificateSpans {
     signatureAlgorithmsMatch: buf
       .subarray(tbsSigAlg.offset, tbsSigAlg.end)
       .equals(buf.subarray(sigAlg.offset, sigAlg.end)),
+    ...keyAlgorithm(buf, subject.end, tbs.end),
   };
+}
+
+/**
+ * The subjectPublicKeyInfo's algorithm and OID parameter, which follow the subject. Only a hint
+ * (node:crypto decides on the key): what does not read as DER is left undefined, not refused.
+ */
+function keyAlgorithm(
+  buf: Buffer,
+  from: number,
+  to: number,
+): Pick<CertificateSpans, 'keyAlgorithm' | 'keyParameterOid'> {
+  try {
+    const spki = expectTag(readTlv(buf, from, to, 'spki'), TAG.sequence, 'spki');
+    const alg = expectTag(readTlv(buf, spki.start, spki.end, 'algorithm'), TAG.sequence, 'algorithm');
+    const oid = expectTag(readTlv(buf, alg.start, alg.end, 'algorithm'), TAG.oid, 'algorithm');
+    const params = oid.end < alg.end ? readTlv(buf, oid.end, alg.end, 'parameters') : undefined;
+    return {
+      keyAlgorithm: decodeOidContent(buf.subarray(oid.start, oid.end)),
+      keyParameterOid:
+        params?.tag === TAG.oid ? decodeOidContent(buf.subarray(params.start, params.end)) : undefined,
+    };
+  } catch (err) {
+    if (err instanceof DerError) return { keyAlgorithm: undefined, keyParameterOid: undefined };
+    throw err;
+  }
 }

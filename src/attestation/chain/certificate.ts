@@ -7,11 +7,19 @@
  * @peculiar/x509 costs about 3 ms per certificate, which made it most of an attestation's cost:
  * certificates in the usual canonical shape are read by fast-fields.ts instead, which gives the
  * same fields and leaves everything else to @peculiar/x509 (see there).
+ *
+ * @peculiar/x509 is also loaded only once a certificate outside that fast path (or the text of a
+ * name, for a message) needs it: evaluating it and its ASN.1 stack costs the server plugin ~8 MB
+ * of resident memory for good. The readers are synchronous, so one that needs it before it is
+ * loaded throws X509LibNotLoaded, and withCertificateReader() loads it and runs the whole
+ * (side-effect free) operation again.
  */
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestorError, type ErrorCode } from '../../errors.js';
 import { DerError } from '../../x509/der.js';
-import { x509 } from '../../x509/peculiar.js';
+import { loadX509 } from '../../x509/load-peculiar.js';
+import type { X509Lib } from '../../x509/peculiar.js';
+import { noteKeyAlgorithm } from '../key-details.js';
 import { readCertificateSpans } from './cert-spans.js';
 import { readFastFields } from './fast-fields.js';
 
@@ -60,7 +68,52 @@ export interface CertificateFacts {
   readonly publicKey: KeyObject;
 }
 
-export const KeyUsage = x509.KeyUsageFlags;
+/** keyUsage bits as @peculiar/x509's KeyUsageFlags numbers them (a test compares the two). */
+export const KeyUsage = {
+  digitalSignature: 1,
+  nonRepudiation: 2,
+  keyEncipherment: 4,
+  dataEncipherment: 8,
+  keyAgreement: 16,
+  keyCertSign: 32,
+  cRLSign: 64,
+  encipherOnly: 128,
+  decipherOnly: 256,
+} as const;
+
+let lib: X509Lib | undefined;
+
+/** Thrown by a reader that needs @peculiar/x509 before it is loaded; see withCertificateReader. */
+export class X509LibNotLoaded extends Error {
+  override readonly name = 'X509LibNotLoaded';
+}
+
+function x509Lib(): X509Lib {
+  if (lib === undefined)
+    throw new X509LibNotLoaded('@peculiar/x509 is needed here; run this through withCertificateReader()');
+  return lib;
+}
+
+/** Loads @peculiar/x509 for the readers here (they never load it themselves). */
+export async function loadCertificateReader(): Promise<void> {
+  lib ??= await loadX509();
+}
+
+/**
+ * Runs `run` (synchronous, without side effects: it may run twice), loading @peculiar/x509 and
+ * running it again if a certificate or a message needed the library.
+ */
+export async function withCertificateReader<T>(run: () => T): Promise<T> {
+  if (lib === undefined) {
+    try {
+      return run();
+    } catch (err) {
+      if (!(err instanceof X509LibNotLoaded)) throw err;
+    }
+    await loadCertificateReader();
+  }
+  return run();
+}
 
 export const OID = {
   commonName: '2.5.4.3',
@@ -124,6 +177,7 @@ export function readCertificate(
     cache.set(cert, facts);
     return facts;
   } catch (err) {
+    if (err instanceof X509LibNotLoaded) throw err;
     // A DerError is an AttestorError (ERR_INPUT) too; here it must take this caller's code and label.
     if (err instanceof DerError) return fail(err.problem, err);
     if (err instanceof AttestorError) throw err;
@@ -152,12 +206,15 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
   if (notBefore === undefined) return fail(`unreadable notBefore ${cert.validFrom}`);
   const notAfter = parseOpensslTime(cert.validTo);
   if (notAfter === undefined) return fail(`unreadable notAfter ${cert.validTo}`);
+  const publicKey = cert.publicKey;
+  noteKeyAlgorithm(publicKey, spans.keyAlgorithm, spans.keyParameterOid);
 
   return Object.freeze({
     cert,
     der,
-    sha1: createHash('sha1').update(der).digest('hex'),
-    sha256: createHash('sha256').update(der).digest('hex'),
+    // One-shot hash(): createHash('sha256') costs ~40 µs a call on Node 20 (vs ~2 µs).
+    sha1: hash('sha1', der, 'hex'),
+    sha256: hash('sha256', der, 'hex'),
     serialHex: serialHex(spans.serial),
     rawSubject: spans.rawSubject,
     rawIssuer: spans.rawIssuer,
@@ -180,7 +237,7 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
     subjectKeyId: fields.subjectKeyId,
     authorityKeyId: fields.authorityKeyId,
     criticalExtensions: fields.criticalExtensions,
-    publicKey: cert.publicKey,
+    publicKey,
   });
 }
 
@@ -203,6 +260,7 @@ export interface ReadFields {
  * Exported as the reference the fast path is tested against.
  */
 export function readWithPeculiar(der: Buffer, fail: (problem: string) => never): ReadFields {
+  const x509 = x509Lib();
   const parsed = new x509.X509Certificate(der);
   const seen = new Set<string>();
   const criticalExtensions: string[] = [];
@@ -251,14 +309,28 @@ export function readWithPeculiar(der: Buffer, fail: (problem: string) => never):
 
 /** @peculiar/x509's text of a Name, exactly as its X509Certificate.subject / .issuer give it. */
 export function nameText(rawName: Buffer): string {
-  return new x509.Name(rawName).toString();
+  return new (x509Lib().Name)(rawName).toString();
 }
 
-/** Extension types whose values @peculiar/x509 parses (and may refuse); see fast-fields.ts. */
-const peculiarTyped = (x509.ExtensionFactory as unknown as { items?: unknown }).items;
+/**
+ * Extension types whose values @peculiar/x509 parses (and may refuse); see fast-fields.ts. Its
+ * ExtensionFactory registry, written out so that deciding does not load the library; a test
+ * compares the two, so an upgrade that types another extension fails it.
+ */
+export const PECULIAR_TYPED_EXTENSIONS: ReadonlySet<string> = new Set([
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+  '2.5.29.14', // subjectKeyIdentifier
+  '2.5.29.15', // keyUsage
+  '2.5.29.17', // subjectAltName
+  '2.5.29.18', // issuerAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.35', // authorityKeyIdentifier
+  '2.5.29.37', // extKeyUsage
+]);
 export function typedByPeculiar(oid: string): boolean {
-  // Without the registry (another @peculiar/x509 version), every other type takes the slow path.
-  return peculiarTyped instanceof Map ? peculiarTyped.has(oid) : true;
+  return PECULIAR_TYPED_EXTENSIONS.has(oid);
 }
 
 /** Extensions we rely on; if the factory could not type one of them, its content is malformed. */

@@ -134,7 +134,7 @@ function anyElement(buf: Buffer, el: Tlv, depth: number): void {
   if (el.tag === TAG.integer && length > 0) return;
   if (el.tag === NULL_TAG && length === 0) return;
   if (el.tag === TAG.oid) {
-    decodeOidContent(content(buf, el));
+    oid(buf, el); // decoded for its check; memoised like every other OID here
     return;
   }
   if (el.tag === TAG.bitString && length > 0) {
@@ -186,6 +186,8 @@ function text(buf: Buffer, el: Tlv): string {
  * the attributes are grouped by type, in order of each type's first appearance.
  */
 function groupRdn(rdn: readonly { type: string; value: string }[]): FastSubjectAttribute[] {
+  // Nearly every RDN has one attribute: nothing to group.
+  if (rdn.length === 1) return rdn as FastSubjectAttribute[];
   const byType = new Map<string, string[]>();
   for (const a of rdn) {
     const list = byType.get(a.type);

@@ -4,6 +4,7 @@
  * refuses Ed25519 leaves because x509pop cannot prove possession of them).
  */
 import type { KeyObject } from 'node:crypto';
+import { keyDetails } from '../key-details.js';
 import { curveName } from '../pop-key.js';
 
 export const MIN_RSA_BITS = 2048;
@@ -12,7 +13,7 @@ const ALLOWED_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 
 /** Why `key` is not allowed, or undefined when it is. */
 export function keyProblem(key: KeyObject): string | undefined {
-  const details = key.asymmetricKeyDetails ?? {};
+  const details = keyDetails(key);
   const type = key.asymmetricKeyType;
   if (type === 'rsa') {
     const bits = details.modulusLength ?? 0;

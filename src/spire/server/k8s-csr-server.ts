@@ -7,8 +7,7 @@
  * whose code maps to the documented gRPC status.
  */
 import { AttestorError, toAttestorError } from '../../errors.js';
-import { resolveKubeAccess } from '../../kube/access.js';
-import { createKubeClient, type KubeClient } from '../../kube/http.js';
+import type { KubeClient } from '../../kube/http.js';
 import type { Logger } from '../../log/logger.js';
 import type {
   AgentAttributes,
@@ -24,6 +23,13 @@ type Engine = typeof import('./engine.js');
 let engine: Promise<Engine> | undefined;
 /** The verification code, loaded on first use (see engine.ts). */
 const loadEngine = (): Promise<Engine> => (engine ??= import('./engine.js'));
+/**
+ * The Kubernetes client, only for clusters with verify_node: it brings the kubeconfig reader and
+ * its YAML parser, which a plugin without Node checks would otherwise evaluate and keep in memory.
+ */
+const loadKube = async (): Promise<
+  typeof import('../../kube/access.js') & typeof import('../../kube/http.js')
+> => ({ ...(await import('../../kube/access.js')), ...(await import('../../kube/http.js')) });
 
 interface Configured {
   readonly config: ServerConfig;
@@ -42,14 +48,15 @@ export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): Se
 
   /** Parses plugin_data, reads the CA bundles, resolves each cluster's API access: all or nothing. */
   const prepare = async (input: ConfigureInput): Promise<Configured> => {
-    const { loadServerConfig } = await loadEngine();
-    const config = loadServerConfig(input.hcl, input.trustDomain);
+    const { loadServerConfig, withCertificateReader } = await loadEngine();
+    const config = await withCertificateReader(() => loadServerConfig(input.hcl, input.trustDomain));
     const kube = new Map<string, KubeClient>();
     let needsAddress = false;
     for (const [cluster, policy] of config.policies) {
       if (policy.node === undefined) continue;
       needsAddress ||= policy.node.requireAddress;
       const key = `clusters."${cluster}"`;
+      const { resolveKubeAccess, createKubeClient } = await loadKube();
       const access = await resolveKubeAccess(policy.node.kube).catch((err: unknown) => {
         const e = toAttestorError(err);
         throw new AttestorError('ERR_CONFIG', `${key}: Kubernetes access for verify_node: ${e.message}`, {
@@ -110,20 +117,19 @@ export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): Se
       const c = current;
       if (c === undefined)
         throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_csr server plugin is not configured');
-      const { beginAttestation, checkCertificateAge, lookupNode, checkNodeAddress, allowedLabels } =
-        await loadEngine();
-      const pending = beginAttestation(c.config.compiled, payload);
+      const e = await loadEngine();
+      const pending = await e.withCertificateReader(() => e.beginAttestation(c.config.compiled, payload));
       const cluster = pending.cluster;
       const policy = c.config.policies.get(cluster);
-      if (policy !== undefined) checkCertificateAge(pending, policy.age, cluster, new Date());
+      if (policy !== undefined) e.checkCertificateAge(pending, policy.age, cluster, new Date());
       const response = await ctx.challenge(pending.challenge);
       let node: { uid: string; labels: Record<string, string> } | undefined;
       let address: string | undefined;
       const kube = c.kube.get(cluster);
       if (policy?.node !== undefined && kube !== undefined) {
-        const facts = await lookupNode(kube, pending.nodeName, cluster, ctx.signal);
-        if (policy.node.requireAddress) address = checkNodeAddress(ctx.metadata, facts, cluster);
-        node = { uid: facts.uid, labels: allowedLabels(facts, policy.node.labelKeys) };
+        const facts = await e.lookupNode(kube, pending.nodeName, cluster, ctx.signal);
+        if (policy.node.requireAddress) address = e.checkNodeAddress(ctx.metadata, facts, cluster);
+        node = { uid: facts.uid, labels: e.allowedLabels(facts, policy.node.labelKeys) };
       }
       const result = pending.finish(response, node);
       logger.info('attested node', {

@@ -11,6 +11,10 @@ import {
   type TestCert,
 } from '../../support/pki.js';
 import { expectError } from './helpers.js';
+import { loadCertificateReader } from '../../../src/attestation/chain/certificate.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 let root: TestCert;
 before(async () => {

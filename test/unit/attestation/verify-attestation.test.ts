@@ -10,6 +10,10 @@ import {
 } from '../../../src/attestation/verify-attestation.js';
 import { createCa, createCert, createNodeClientCert, EKU, KU, type TestCert } from '../../support/pki.js';
 import { expectError } from './helpers.js';
+import { loadCertificateReader } from '../../../src/attestation/chain/certificate.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 let caA: TestCert;
 let caB: TestCert;

@@ -8,13 +8,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect, type Settings } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as S } from '../../../src/gen/grpc/health/v1/health.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { GENERIC_INTERNAL_MESSAGE } from '../../../src/spire/grpc-status.js';
-import { servePlugin } from '../../../src/spire/serve-plugin.js';
+import { MAX_CONCURRENT_STREAMS, servePlugin } from '../../../src/spire/serve-plugin.js';
 import type { ServerNodeAttestor } from '../../../src/spire/types.js';
 import { AGENT_HOST_SERVICES, FakeSpireHost, type LaunchOptions } from '../../support/fake-spire-host.js';
 import { sleep } from '../../support/in-process-plugin.js';
@@ -305,5 +307,27 @@ describe('servePlugin socket placement', () => {
     });
     assert.ok(h.socketPath.length < 104, h.socketPath);
     await h.stop();
+  });
+});
+
+describe('servePlugin HTTP/2 settings', () => {
+  it('limits the streams the host may have open at once', async () => {
+    const attestor: ServerNodeAttestor = {
+      configure: () => Promise.resolve(),
+      attest: () => Promise.reject(new Error('unused')),
+    };
+    const logger = createLogger({ format: 'hclog', level: 'error', write: () => undefined });
+    const h = await servePlugin({ side: 'server', attestor, logger, processMode: false });
+    const session = connect('http://localhost', { createConnection: () => netConnect(h.socketPath) });
+    try {
+      const settings = await new Promise<Settings>((resolve, reject) => {
+        session.once('remoteSettings', resolve);
+        session.once('error', reject);
+      });
+      assert.equal(settings.maxConcurrentStreams, MAX_CONCURRENT_STREAMS);
+    } finally {
+      session.destroy();
+      await h.stop();
+    }
   });
 });

@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { buildPaths, issuedBy } from '../../../../src/attestation/chain/build-paths.js';
-import { readCertificate, type CertificateFacts } from '../../../../src/attestation/chain/certificate.js';
+import {
+  readCertificate,
+  type CertificateFacts,
+  loadCertificateReader,
+} from '../../../../src/attestation/chain/certificate.js';
 import { createCa, createNodeClientCert, type TestCert } from '../../../support/pki.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 const facts = (c: TestCert): CertificateFacts => readCertificate(c.cert, c.subject);
 

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { parseOpensslTime, readCertificate, OID } from '../../../../src/attestation/chain/certificate.js';
+import {
+  parseOpensslTime,
+  readCertificate,
+  OID,
+  loadCertificateReader,
+} from '../../../../src/attestation/chain/certificate.js';
 import { readCertificateSpans } from '../../../../src/attestation/chain/cert-spans.js';
 import { createCa, createNodeClientCert, KU, EKU, type TestCert } from '../../../support/pki.js';
 import { expectError } from '../helpers.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 let root: TestCert;
 before(async () => {

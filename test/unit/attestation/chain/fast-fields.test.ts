@@ -13,6 +13,7 @@ import {
   readCertificate,
   readWithPeculiar,
   typedByPeculiar,
+  loadCertificateReader,
 } from '../../../../src/attestation/chain/certificate.js';
 import { readCertificateSpans } from '../../../../src/attestation/chain/cert-spans.js';
 import { MAX_FAST_BYTES, readFastFields } from '../../../../src/attestation/chain/fast-fields.js';
@@ -26,6 +27,9 @@ import {
   type TestCert,
   type TestKey,
 } from '../../../support/pki.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 const fail = (problem: string): never => {
   throw new Error(problem);

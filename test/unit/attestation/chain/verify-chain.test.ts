@@ -6,6 +6,10 @@ import * as x509 from '@peculiar/x509';
 import { verifyChain, type ChainOptions } from '../../../../src/attestation/chain/verify-chain.js';
 import { createCa, createCert, createNodeClientCert, EKU, KU, type TestCert } from '../../../support/pki.js';
 import { expectError, wholeSeconds } from '../helpers.js';
+import { loadCertificateReader } from '../../../../src/attestation/chain/certificate.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;

@@ -15,6 +15,10 @@ import { DEFAULT_PLUGIN_NAME, loadServerConfig } from '../../../../src/spire/ser
 import { createK8sCsrServer } from '../../../../src/spire/server/k8s-csr-server.js';
 import type { ServerAttestContext } from '../../../../src/spire/types.js';
 import { createCa, createNodeClientCert, type TestCert } from '../../../support/pki.js';
+import { loadCertificateReader } from '../../../../src/attestation/chain/certificate.js';
+
+// These call the synchronous readers directly; the server runs them through withCertificateReader.
+before(loadCertificateReader);
 
 const TD = 'example.org';
 

@@ -8,7 +8,7 @@ import { sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { AttestorError } from '../errors.js';
 import { OID } from './cert-fields.js';
-import type { KeyType } from './keys.js';
+import { spkiDer, type KeyType } from './keys.js';
 import { NODE_ORGANIZATION, nodeCommonName, validateNodeName } from './profile.js';
 import {
   bitString,
@@ -21,7 +21,6 @@ import {
   tlv,
 } from '../x509/der-write.js';
 import { encodePem } from '../x509/pem.js';
-import { spkiDer } from './keys.js';
 
 export interface NodeCsrParams {
   readonly nodeName: string;

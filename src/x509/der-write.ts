@@ -7,10 +7,16 @@
  */
 import { TAG } from './der.js';
 
+/** The big-endian base-256 digits of a non-negative integer, none for 0. */
+function base256(value: number): number[] {
+  const bytes: number[] = [];
+  for (let n = value; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+  return bytes;
+}
+
 function encodeLength(length: number): Buffer {
   if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+  const bytes = base256(length);
   return Buffer.from([0x80 | bytes.length, ...bytes]);
 }
 
@@ -28,8 +34,7 @@ export const derNull = (): Buffer => Buffer.from([0x05, 0x00]);
 export function smallInteger(value: number): Buffer {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new RangeError(`DER INTEGER ${String(value)}: out of range`);
-  const bytes: number[] = [];
-  for (let n = value; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+  const bytes = base256(value);
   // Two's complement: a set top bit would read as negative.
   if (bytes.length === 0 || (bytes[0] ?? 0) >= 0x80) bytes.unshift(0);
   return tlv(TAG.integer, Buffer.from(bytes));

@@ -39,6 +39,26 @@ describe('the example server.conf and agent.conf', () => {
   let root: string;
   const procs: ManagedProcess[] = [];
 
+  /** Runs `bin run -config conf` as the shipped configs are used, until its healthcheck passes. */
+  const runHealthy = async (
+    bin: 'spire-server' | 'spire-agent',
+    conf: string,
+    socket: string,
+  ): Promise<void> => {
+    const p = new ManagedProcess({
+      name: bin,
+      command: binPath(bin),
+      args: ['run', '-config', conf],
+      logFile: join(root, `${bin}.log`),
+    });
+    procs.push(p);
+    await until(
+      `${bin} healthy`,
+      p,
+      async () => (await spireCli(bin, ['healthcheck', '-socketPath', socket])).code === 0,
+    );
+  };
+
   before(async () => {
     cp = await startControlPlane();
     await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'k8s-configs')]);
@@ -107,35 +127,11 @@ describe('the example server.conf and agent.conf', () => {
     );
     writeFileSync(agentConf, localize(readFileSync(join(REPO_ROOT, 'k8s-configs/spire/agent.conf'), 'utf8')));
 
-    const server = new ManagedProcess({
-      name: 'spire-server',
-      command: binPath('spire-server'),
-      args: ['run', '-config', serverConf],
-      logFile: join(root, 'server.log'),
-    });
-    procs.push(server);
     const serverSock = join(root, 'ss', 'private', 'api.sock');
-    await until(
-      'spire-server healthy',
-      server,
-      async () => (await spireCli('spire-server', ['healthcheck', '-socketPath', serverSock])).code === 0,
-    );
+    await runHealthy('spire-server', serverConf, serverSock);
     const bundle = await spireCli('spire-server', ['bundle', 'show', '-socketPath', serverSock]);
     writeFileSync(join(root, 'spire', 'conf', 'agent', 'bootstrap.crt'), bundle.stdout);
-
-    const agent = new ManagedProcess({
-      name: 'spire-agent',
-      command: binPath('spire-agent'),
-      args: ['run', '-config', agentConf],
-      logFile: join(root, 'agent.log'),
-    });
-    procs.push(agent);
-    const agentSock = join(root, 'sa', 'public', 'api.sock');
-    await until(
-      'spire-agent healthy',
-      agent,
-      async () => (await spireCli('spire-agent', ['healthcheck', '-socketPath', agentSock])).code === 0,
-    );
+    await runHealthy('spire-agent', agentConf, join(root, 'sa', 'public', 'api.sock'));
 
     const list = await spireCli('spire-server', ['agent', 'list', '-socketPath', serverSock]);
     const node = hostname().trim().toLowerCase();

@@ -242,18 +242,18 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
 }
 
 /** What build() takes from a reader; subject and issuer text only when it had them anyway. */
-export interface ReadFields {
-  readonly subjectRdns: readonly (readonly SubjectAttribute[])[];
-  readonly basicConstraints: BasicConstraints | undefined;
-  readonly keyUsage: number | undefined;
-  readonly extKeyUsage: readonly string[] | undefined;
-  readonly hasSubjectAltName: boolean;
-  readonly subjectKeyId: string | undefined;
-  readonly authorityKeyId: string | undefined;
-  readonly criticalExtensions: readonly string[];
-  readonly subject?: string;
-  readonly issuer?: string;
-}
+export type ReadFields = Pick<
+  CertificateFacts,
+  | 'subjectRdns'
+  | 'basicConstraints'
+  | 'keyUsage'
+  | 'extKeyUsage'
+  | 'hasSubjectAltName'
+  | 'subjectKeyId'
+  | 'authorityKeyId'
+  | 'criticalExtensions'
+> &
+  Partial<Pick<CertificateFacts, 'subject' | 'issuer'>>;
 
 /**
  * The reader for every certificate outside the fast path (fast-fields.ts): @peculiar/x509.

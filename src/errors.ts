@@ -1,7 +1,7 @@
 /**
  * The one error root of node-attestor. Every failure a user or a SPIRE host can see carries a
- * stable `code`: the CLI maps codes to exit codes (src/cli/exit-codes.ts) and the plugins map
- * them to gRPC status codes (src/spire/grpc-status.ts). Both mappings switch exhaustively, so a
+ * stable `code`: the CLI maps codes to exit codes (src/cli/kit/exit-codes.ts) and the plugins map
+ * them to gRPC status codes (src/spire/host/grpc-status.ts). Both mappings switch exhaustively, so a
  * new code cannot ship without a decision for each.
  */
 export type ErrorCode =

@@ -14,7 +14,7 @@ import { CsrInformer } from './informer.js';
 import { LeaderElector } from './lease.js';
 import { kubeLookups } from './lookups.js';
 import { createApproverMetrics, type ApproverMetrics } from './metrics.js';
-import type { ApproverOptions } from './options.js';
+import type { ApproverSettings } from './settings.js';
 
 export interface RunApproverDeps {
   readonly logger: Logger;
@@ -27,7 +27,7 @@ export interface RunApproverDeps {
   readonly onStarted?: (info: { readonly url: string; readonly metrics: ApproverMetrics }) => void;
 }
 
-export async function runApprover(o: ApproverOptions, d: RunApproverDeps): Promise<void> {
+export async function runApprover(o: ApproverSettings, d: RunApproverDeps): Promise<void> {
   const log = d.logger;
   const access = await resolveKubeAccess({
     ...o,

@@ -1,9 +1,9 @@
 // Entry point of the k8s_csr SPIRE server NodeAttestor plugin (dist/k8s-csr-server-plugin.mjs):
 // spire-server starts it as plugin_cmd and speaks go-plugin's gRPC protocol with it.
 import { createLogger } from '../log/logger.js';
-import { stderrLineBatcher } from '../spire/line-batcher.js';
-import { servePlugin } from '../spire/serve-plugin.js';
-import { createK8sCsrServer } from '../spire/server/k8s-csr-server.js';
+import { stderrLineBatcher } from '../spire/host/line-batcher.js';
+import { servePlugin } from '../spire/host/serve-plugin.js';
+import { createK8sCsrServer } from '../spire/k8s-csr/server/k8s-csr-server.js';
 
 const logger = createLogger({
   format: 'hclog',

@@ -1,106 +1,16 @@
 /**
- * The node-attestor command: flags → Kubernetes access → the shared obtain-or-reuse flow →
- * one result line. Every failure becomes one line on stderr (and a JSON object on stdout with
- * --output json) and a documented exit code; nothing is written unless the pair is complete.
+ * The node-attestor command tree: `node-attestor [flags]` obtains the node's identity,
+ * `node-attestor approver [flags]` runs the node-bound CSR approver. The approver is loaded on demand
+ * so the identity flow's start-up does not pay for it; the identity command takes no positional
+ * arguments, so a subcommand name never shadows a valid identity command line.
  */
-import { AttestorError, toAttestorError } from '../errors.js';
-import { obtainIdentity } from '../identity/obtain.js';
-import { resolveKubeAccess } from '../kube/access.js';
-import { createCsrClient } from '../kube/csr-client.js';
-import { createLogger } from '../log/logger.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
-import { helpText } from './help.js';
-import { parseCommandLine, type CliOptions } from './options.js';
-import { errorJson, resultJson, resultText } from './output.js';
-import { createProgressReporter } from './progress.js';
-
-export interface CliIo {
-  readonly stdout: (s: string) => void;
-  readonly stderr: (s: string) => void;
-  /** Whether stderr is a terminal (progress line). */
-  readonly stderrIsTTY: boolean;
-  /** Aborted on SIGINT/SIGTERM with an ERR_CANCELLED reason. */
-  readonly signal?: AbortSignal;
-  readonly version: string;
-}
-
-async function run(o: CliOptions, io: CliIo): Promise<number> {
-  const logger = createLogger({
-    format: o.logFormat,
-    level: o.logLevel,
-    module: 'node-attestor',
-    write: io.stderr,
-  });
-  const access = await resolveKubeAccess(o);
-  for (const w of access.warnings) logger.warn(w);
-  logger.debug(`Kubernetes API: ${access.description}`);
-  const csrClient = createCsrClient(access, { logger });
-  const progress = createProgressReporter(
-    logger,
-    o.logFormat === 'text' ? { isTTY: io.stderrIsTTY, write: io.stderr } : undefined,
-  );
-  try {
-    const result = await obtainIdentity({
-      idDir: o.idDir,
-      nodeName: o.agentName,
-      keyType: o.keyType,
-      expirationSeconds: Math.round(o.expirationMs / 1000),
-      approvalTimeoutMs: o.timeoutMs,
-      force: o.force,
-      ...(o.renewBeforeMs !== undefined ? { renewBeforeMs: o.renewBeforeMs } : {}),
-      csrClient,
-      logger,
-      ...(io.signal !== undefined ? { signal: io.signal } : {}),
-      onProgress: (p) => {
-        progress.update(p);
-      },
-    });
-    progress.stop();
-    io.stdout(o.output === 'json' ? resultJson(result) : resultText(result));
-    return EXIT.OK;
-  } finally {
-    progress.stop();
-    csrClient.close();
-  }
-}
-
-/** Whether the command line asks for JSON, read leniently: used when the flags themselves fail to parse. */
-function wantsJson(argv: readonly string[]): boolean {
-  return argv.some((a, i) => /^--?output=json$/.test(a) || (/^--?output$/.test(a) && argv[i + 1] === 'json'));
-}
+import { identityMain } from './identity/command.js';
+import type { CliIo } from './kit/io.js';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  // A subcommand with its own flags. Loaded on demand so the identity flow's start-up does not
-  // pay for it; the identity command takes no positional arguments, so nothing valid changes.
   if (argv[0] === 'approver') {
-    const { approverMain } = await import('../approver/command.js');
+    const { approverMain } = await import('./approver/command.js');
     return approverMain(argv.slice(1), io);
   }
-  let output: 'text' | 'json' = wantsJson(argv) ? 'json' : 'text';
-  try {
-    const cmd = parseCommandLine(argv);
-    switch (cmd.kind) {
-      case 'help':
-        io.stdout(helpText());
-        return EXIT.OK;
-      case 'version':
-        io.stdout(`node-attestor ${io.version}\n`);
-        return EXIT.OK;
-      case 'run':
-        output = cmd.options.output;
-        return await run(cmd.options, io);
-    }
-  } catch (thrown) {
-    const err = toAttestorError(thrown);
-    const code = exitCodeFor(err.code);
-    const hint =
-      err.code === 'ERR_USAGE' && !err.message.includes('-help') ? ' (see node-attestor -help)' : '';
-    io.stderr(`node-attestor: error: ${oneLine(err)}${hint}\n`);
-    if (output === 'json') io.stdout(errorJson(err, code));
-    return code;
-  }
-}
-
-function oneLine(err: AttestorError): string {
-  return err.message.replaceAll(/\s*\n\s*/g, '; ');
+  return identityMain(argv, io);
 }

@@ -19,7 +19,7 @@ import {
   type ConfigureInput,
   type ServerAttestContext,
   type ServerNodeAttestor,
-} from '../../src/spire/index.js';
+} from '../../src/spire/host/index.js';
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {

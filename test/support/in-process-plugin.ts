@@ -4,8 +4,8 @@
  */
 import { Client, credentials, type ClientDuplexStream, type ServiceError, type status } from '@grpc/grpc-js';
 import { createLogger } from '../../src/log/logger.js';
-import { servePlugin } from '../../src/spire/serve-plugin.js';
-import type { AgentNodeAttestor, PluginHandle, ServerNodeAttestor } from '../../src/spire/types.js';
+import { servePlugin } from '../../src/spire/host/serve-plugin.js';
+import type { AgentNodeAttestor, PluginHandle, ServerNodeAttestor } from '../../src/spire/host/types.js';
 import { FakeSpireHost, parseHclogLine, type HclogLine } from './fake-spire-host.js';
 
 export interface InProcessPlugin {

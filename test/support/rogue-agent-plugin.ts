@@ -14,8 +14,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { answerChallenge, buildAgentPayload } from '../../src/attestation/agent.js';
 import { createLogger } from '../../src/log/logger.js';
-import { ConfigReader } from '../../src/spire/config-reader.js';
-import { servePlugin } from '../../src/spire/serve-plugin.js';
+import { ConfigReader } from '../../src/spire/host/config-reader.js';
+import { servePlugin } from '../../src/spire/host/serve-plugin.js';
 
 interface RogueConfig {
   readonly chainPem: string;

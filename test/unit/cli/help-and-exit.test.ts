@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ErrorCode } from '../../../src/errors.js';
-import { EXIT, exitCodeFor } from '../../../src/cli/exit-codes.js';
-import { helpText } from '../../../src/cli/help.js';
-import { FLAGS } from '../../../src/cli/options.js';
+import { EXIT, exitCodeFor } from '../../../src/cli/kit/exit-codes.js';
+import { helpText } from '../../../src/cli/identity/help.js';
+import { FLAGS } from '../../../src/cli/identity/options.js';
 
 describe('help', () => {
   it('explains every flag with its default', () => {

@@ -1,0 +1,39 @@
+/** --help text, rendered from the same flag table the parser uses. */
+import { EXIT } from '../kit/exit-codes.js';
+import { flagHelp, wrap } from '../kit/flag-kit.js';
+import { FLAGS } from './options.js';
+
+export function helpText(): string {
+  const out: string[] = [
+    'Usage: node-attestor [flags]',
+    '       node-attestor approver [flags]   the node-bound CSR approver (node-attestor approver -help)',
+    '',
+    wrap(
+      "Obtains this node's SPIRE identity document: a Kubernetes node client certificate " +
+        '(O=system:nodes, CN=system:node:<agent-name>) signed by the cluster CA through the ' +
+        'CertificateSigningRequest API. It creates the CSR, waits until it is approved (automatically ' +
+        'through RBAC, or by an admin with kubectl certificate approve) and signed, checks the certificate, ' +
+        'and writes id-doc.key and id-doc.crt. A fresh identity already on disk is reused.',
+      '',
+    ),
+    '',
+    'Flags take Go style (-ca-cert x, -ca-cert=x) or GNU style (--ca-cert x); durations look like 90s, 10m, 1h30m.',
+  ];
+  out.push(...flagHelp(FLAGS));
+  out.push(
+    '',
+    'Exit codes:',
+    `  ${EXIT.OK} identity written or reused     ${EXIT.USAGE} bad flags or flag values       ${EXIT.INPUT} unreadable or malformed input file`,
+    `  ${EXIT.AUTH} API server refused credentials ${EXIT.UNREACHABLE} API server unreachable/untrusted ${EXIT.DENIED} CSR denied`,
+    `  ${EXIT.FAILED} CSR failed/deleted/bad cert     ${EXIT.TIMEOUT} approval timed out             ${EXIT.IO} cannot write the identity files`,
+    `  ${EXIT.INTERNAL} internal error                 ${EXIT.INTERRUPTED} interrupted`,
+    '',
+    'Example (the 2018 tutorial, on minikube):',
+    '  node-attestor -ca-cert ~/.minikube/apiserver.crt \\',
+    '    -client-cert keys/node-attestor/spire-agent.crt -client-key keys/node-attestor/spire-agent.key',
+    '',
+    'Docs: docs/cli.md (every flag, exit codes, troubleshooting) and docs/tutorial.md.',
+    '',
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,151 @@
+/**
+ * The node-attestor command's flags: one table drives parsing, validation and --help, so the
+ * help can never disagree with what is accepted. The 2018 prototype's flags and defaults
+ * (-kubeconfig, -agent-name, -ca-cert, -client-cert, -client-key, -id-dir) are the contract.
+ */
+import { hostname } from 'node:os';
+import { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType, type KeyType } from '../../csr/keys.js';
+import { defaultNodeName, validateNodeName } from '../../csr/profile.js';
+import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../kit/log-flags.js';
+import { formatDuration } from '../../util/duration.js';
+import { durationFlag, nonEmpty, oneOf, parseFlags, usage, type FlagSpec } from '../kit/flag-kit.js';
+import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from '../kit/kube-flags.js';
+
+export const DEFAULT_ID_DIR = '/tmp/spire-agent-id';
+export const DEFAULT_EXPIRATION_MS = 3_600_000;
+export const DEFAULT_TIMEOUT_MS = 300_000;
+/** The CSR API's minimum spec.expirationSeconds. */
+export const MIN_EXPIRATION_MS = 600_000;
+/** spec.expirationSeconds is an int32. */
+export const MAX_EXPIRATION_MS = (2 ** 31 - 1) * 1000;
+/** Node's timers cannot wait longer than 2^31-1 ms (they would fire at once); a week is plenty. */
+export const MAX_TIMEOUT_MS = 168 * 3_600_000;
+
+/** The Kubernetes-access fields are KubeAccessOptions', so the options go to resolveKubeAccess as they are. */
+export interface CliOptions extends KubeFlags, LogFlags {
+  readonly agentName: string;
+  readonly idDir: string;
+  readonly keyType: KeyType;
+  readonly expirationMs: number;
+  readonly timeoutMs: number;
+  readonly renewBeforeMs?: number;
+  readonly force: boolean;
+  readonly output: 'text' | 'json';
+}
+
+export type ParsedCommand =
+  | { readonly kind: 'run'; readonly options: CliOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' };
+
+type Group = 'Kubernetes access' | 'Identity document' | 'Output' | 'Other';
+
+export const FLAGS: readonly FlagSpec<Group>[] = [
+  ...kubeFlagSpecs(
+    'client certificate of the user that creates the CSR (e.g. keys/node-attestor/spire-agent.crt)',
+  ),
+  {
+    name: 'agent-name',
+    type: 'string',
+    arg: 'name',
+    group: 'Identity document',
+    help: 'node name put in the certificate subject, CN=system:node:<name>; must be a valid Kubernetes node name',
+    shownDefault: 'the host name, lower-cased',
+  },
+  {
+    name: 'id-dir',
+    type: 'string',
+    arg: 'dir',
+    group: 'Identity document',
+    help: 'directory for id-doc.key (0600) and id-doc.crt (0644); created 0700',
+    shownDefault: DEFAULT_ID_DIR,
+  },
+  {
+    name: 'key-type',
+    type: 'string',
+    arg: 'type',
+    group: 'Identity document',
+    help: `private key type: ${KEY_TYPES.join(', ')}`,
+    shownDefault: DEFAULT_KEY_TYPE,
+  },
+  {
+    name: 'expiration',
+    type: 'string',
+    arg: 'duration',
+    group: 'Identity document',
+    help: 'requested certificate lifetime (spec.expirationSeconds, at least 10m; the signer may shorten it)',
+    shownDefault: formatDuration(DEFAULT_EXPIRATION_MS),
+  },
+  {
+    name: 'timeout',
+    type: 'string',
+    arg: 'duration',
+    group: 'Identity document',
+    help: 'how long to wait for approval and signing (at most 168h)',
+    shownDefault: formatDuration(DEFAULT_TIMEOUT_MS),
+  },
+  {
+    name: 'renew-before',
+    type: 'string',
+    arg: 'duration',
+    group: 'Identity document',
+    help: 'request a new certificate when the current one expires within this time',
+    shownDefault: "a third of the certificate's lifetime",
+  },
+  {
+    name: 'force',
+    type: 'boolean',
+    group: 'Identity document',
+    help: 'request a new identity even if the current one is still fresh',
+    shownDefault: 'false',
+  },
+  {
+    name: 'output',
+    type: 'string',
+    arg: 'format',
+    group: 'Output',
+    help: 'result format on stdout: text or json',
+    shownDefault: 'text',
+  },
+  ...logFlagSpecs(),
+  { name: 'help', type: 'boolean', group: 'Other', help: 'show this help' },
+  { name: 'version', type: 'boolean', group: 'Other', help: 'print the version' },
+];
+
+export function parseCommandLine(argv: readonly string[]): ParsedCommand {
+  const f = parseFlags(argv, FLAGS, 'node-attestor');
+  if (f.help) return { kind: 'help' };
+  if (f.bool('version', false)) return { kind: 'version' };
+  const s = (name: string): string | undefined => f.string(name);
+  const kube = kubeFlagsFrom(f);
+  const agentName = validateNodeName(s('agent-name') ?? defaultNodeName(hostname()), '-agent-name');
+  const expirationMs = durationFlag(s('expiration'), 'expiration', DEFAULT_EXPIRATION_MS, {
+    min: MIN_EXPIRATION_MS,
+    max: MAX_EXPIRATION_MS,
+  });
+  const renewBefore = s('renew-before');
+  const renewBeforeMs =
+    renewBefore === undefined
+      ? undefined
+      : durationFlag(renewBefore, 'renew-before', 0, { min: 0, max: MAX_EXPIRATION_MS });
+  if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
+    throw usage(
+      `-renew-before (${formatDuration(renewBeforeMs)}) must be shorter than -expiration (${formatDuration(expirationMs)})`,
+      '-renew-before',
+    );
+  return {
+    kind: 'run',
+    options: {
+      ...kube,
+      ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+      agentName,
+      idDir: nonEmpty(s('id-dir'), 'id-dir') ?? DEFAULT_ID_DIR,
+      keyType: parseKeyType(s('key-type') ?? DEFAULT_KEY_TYPE, '-key-type'),
+      expirationMs,
+      timeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_TIMEOUT_MS, { max: MAX_TIMEOUT_MS }),
+      force: f.bool('force', false),
+      output: oneOf(s('output'), 'output', ['text', 'json'] as const, 'text'),
+      ...logFlagsFrom(f),
+    },
+  };
+}

@@ -21,6 +21,10 @@ export async function approverMain(
       io.stdout(approverHelpText());
       return EXIT.OK;
     }
+    if (cmd.kind === 'version') {
+      io.stdout(`node-attestor ${io.version}\n`);
+      return EXIT.OK;
+    }
     const o = cmd.options;
     const logger = createLogger({
       format: o.logFormat,

@@ -1,6 +1,6 @@
 /** `node-attestor approver --help`, rendered from the flag table the parser uses. */
 import { EXIT } from '../kit/exit-codes.js';
-import { flagHelp, wrap } from '../kit/flag-kit.js';
+import { FLAG_SYNTAX_HELP, flagHelp, wrap } from '../kit/flag-kit.js';
 import { APPROVER_FLAGS } from './options.js';
 
 export function approverHelpText(): string {
@@ -16,7 +16,7 @@ export function approverHelpText(): string {
       '',
     ),
     '',
-    'Flags take Go style (-allow-requester x) or GNU style (--allow-requester x); booleans take -flag=false.',
+    wrap(FLAG_SYNTAX_HELP, ''),
   ];
   out.push(...flagHelp(APPROVER_FLAGS));
   out.push(

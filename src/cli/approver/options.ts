@@ -18,7 +18,9 @@ import type { ApproverSettings } from '../../approver/settings.js';
 export type ApproverOptions = ApproverSettings & KubeFlags & LogFlags;
 
 export type ApproverCommand =
-  { readonly kind: 'run'; readonly options: ApproverOptions } | { readonly kind: 'help' };
+  | { readonly kind: 'run'; readonly options: ApproverOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' };
 
 type Group = 'Kubernetes access' | 'Approval' | 'Leader election' | 'Serving' | 'Output' | 'Other';
 export type ApproverFlag = FlagSpec<Group>;
@@ -137,6 +139,7 @@ export const APPROVER_FLAGS: readonly ApproverFlag[] = [
   },
   ...logFlagSpecs(),
   { name: 'help', type: 'boolean', group: 'Other', help: 'show this help' },
+  { name: 'version', type: 'boolean', group: 'Other', help: 'print the version' },
 ];
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -146,8 +149,9 @@ export function defaultLeaderIdentity(): string {
 }
 
 export function parseApproverCommandLine(argv: readonly string[]): ApproverCommand {
-  const f = parseFlags(argv, APPROVER_FLAGS, 'node-attestor approver');
+  const f = parseFlags(argv, APPROVER_FLAGS);
   if (f.help) return { kind: 'help' };
+  if (f.bool('version', false)) return { kind: 'version' };
   const s = (name: string): string | undefined => f.string(name);
   const b = (name: string, fallback: boolean): boolean => f.bool(name, fallback);
   const kube = kubeFlagsFrom(f);

@@ -1,6 +1,6 @@
 /** --help text, rendered from the same flag table the parser uses. */
 import { EXIT } from '../kit/exit-codes.js';
-import { flagHelp, wrap } from '../kit/flag-kit.js';
+import { FLAG_SYNTAX_HELP, flagHelp, wrap } from '../kit/flag-kit.js';
 import { FLAGS } from './options.js';
 
 export function helpText(): string {
@@ -17,7 +17,7 @@ export function helpText(): string {
       '',
     ),
     '',
-    'Flags take Go style (-ca-cert x, -ca-cert=x) or GNU style (--ca-cert x); durations look like 90s, 10m, 1h30m.',
+    wrap(FLAG_SYNTAX_HELP, ''),
   ];
   out.push(...flagHelp(FLAGS));
   out.push(

@@ -65,7 +65,7 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
     type: 'string',
     arg: 'type',
     group: 'Identity document',
-    help: `private key type: ${KEY_TYPES.join(', ')}`,
+    help: `private key type: ${KEY_TYPES.join(', ')} (ed25519 suits the CLI alone: the SPIRE plugins prove possession the x509pop way, which needs RSA or ECDSA)`,
     shownDefault: DEFAULT_KEY_TYPE,
   },
   {
@@ -113,7 +113,7 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
 ];
 
 export function parseCommandLine(argv: readonly string[]): ParsedCommand {
-  const f = parseFlags(argv, FLAGS, 'node-attestor');
+  const f = parseFlags(argv, FLAGS);
   if (f.help) return { kind: 'help' };
   if (f.bool('version', false)) return { kind: 'version' };
   const s = (name: string): string | undefined => f.string(name);

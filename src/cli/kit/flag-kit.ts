@@ -4,10 +4,8 @@
  * style (--flag value) both work; booleans follow Go (-b, -b=true, -b=false) so a flag that
  * defaults to true can be turned off.
  */
-import { parseArgs } from 'node:util';
 import { AttestorError } from '../../errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
-import { normalizeGoFlags } from './go-flags.js';
 
 export interface FlagSpec<G extends string = string> {
   readonly name: string;
@@ -27,34 +25,6 @@ export const usage = (message: string, input: string): AttestorError =>
 const TRUE = ['true', '1', 't'];
 const FALSE = ['false', '0', 'f'];
 
-/** Takes the boolean flags out of (already normalized) `args`, leaving the rest for parseArgs. */
-export function extractBooleans(
-  args: readonly string[],
-  booleans: ReadonlySet<string>,
-): { rest: string[]; values: Map<string, boolean> } {
-  const rest: string[] = [];
-  const values = new Map<string, boolean>();
-  let done = false;
-  for (const a of args) {
-    if (done || a === '--') {
-      done = true;
-      rest.push(a);
-      continue;
-    }
-    const m = /^--([A-Za-z0-9-]+)(?:=([\s\S]*))?$/.exec(a);
-    const name = m?.[1];
-    if (m === null || name === undefined || !booleans.has(name)) {
-      rest.push(a);
-      continue;
-    }
-    const v = m[2]?.toLowerCase();
-    if (v === undefined || TRUE.includes(v)) values.set(name, true);
-    else if (FALSE.includes(v)) values.set(name, false);
-    else throw usage(`invalid boolean value ${JSON.stringify(m[2])} for -${name}`, `-${name}`);
-  }
-  return { rest, values };
-}
-
 export interface ParsedFlags {
   readonly help: boolean;
   string(name: string): string | undefined;
@@ -62,50 +32,76 @@ export interface ParsedFlags {
   bool(name: string, fallback: boolean): boolean;
 }
 
-/** Parses `argv` against `flags`; `command` names the command in "see … -help" hints. */
-export function parseFlags(
-  argv: readonly string[],
-  flags: readonly FlagSpec[],
-  command: string,
-): ParsedFlags {
-  const booleanNames = new Set(['help', ...flags.filter((f) => f.type === 'boolean').map((f) => f.name)]);
-  const { rest, values: bools } = extractBooleans(normalizeGoFlags(argv), booleanNames);
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        ...Object.fromEntries(
-          flags
-            .filter((f) => f.type === 'string')
-            .map((f) => [f.name, { type: 'string' as const, multiple: f.multiple === true }]),
-        ),
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    // parseArgs' messages say "--flag"; keep them, they name the flag.
-    const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-    throw usage(`${msg}; see ${command} -help`, 'flags');
+/** `-name`, `--name`, `-name=value`, `--name=value`; `-` alone and `-5m` are not flag words. */
+const FLAG_WORD = /^--?([A-Za-z][A-Za-z0-9-]*)(?:=([\s\S]*))?$/;
+
+/**
+ * Parses `argv` against `flags`, as Go's flag package reads a command line (single or double
+ * dash; a boolean takes no separate value, only `-b=false`), with errors in the command's own
+ * words. Hand-written rather than node:util.parseArgs, whose messages speak of `--flag`,
+ * positionals and quoting, and which cannot give booleans Go's `-b=false`.
+ */
+export function parseFlags(argv: readonly string[], flags: readonly FlagSpec[]): ParsedFlags {
+  const specs = new Map(flags.map((f) => [f.name, f]));
+  const strings = new Map<string, string[]>();
+  const bools = new Map<string, boolean>();
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') {
+      if (i + 1 < argv.length)
+        throw usage(
+          `unexpected argument ${JSON.stringify(argv[i + 1])} (this command takes only flags)`,
+          'arguments',
+        );
+      break;
+    }
+    const m = FLAG_WORD.exec(a);
+    if (m === null) {
+      throw usage(`unexpected argument ${JSON.stringify(a)} (this command takes only flags)`, 'arguments');
+    }
+    const name = m[1] ?? '';
+    const inline = m[2];
+    const shown = `-${name}`;
+    if (name === 'help' || name === 'h') {
+      if (inline === undefined || TRUE.includes(inline.toLowerCase())) help = true;
+      else if (!FALSE.includes(inline.toLowerCase()))
+        throw usage(`invalid boolean value ${JSON.stringify(inline)} for ${shown}`, shown);
+      continue;
+    }
+    const spec = specs.get(name);
+    if (spec === undefined) throw usage(`unknown flag ${shown}`, shown);
+    if (spec.type === 'boolean') {
+      const v = inline?.toLowerCase();
+      if (v === undefined || TRUE.includes(v)) bools.set(name, true);
+      else if (FALSE.includes(v)) bools.set(name, false);
+      else
+        throw usage(
+          `invalid boolean value ${JSON.stringify(inline)} for ${shown} (use ${shown}, ${shown}=true or ${shown}=false)`,
+          shown,
+        );
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined) throw usage(`flag ${shown} needs a value`, shown);
+      if (next !== '-' && next.startsWith('-'))
+        throw usage(
+          `flag ${shown} needs a value, but ${JSON.stringify(next)} follows it; a value that starts with "-" is written ${shown}=${next}`,
+          shown,
+        );
+      value = next;
+      i++;
+    }
+    const seen = strings.get(name);
+    if (seen !== undefined && spec.multiple === true) seen.push(value);
+    else strings.set(name, [value]);
   }
-  if (parsed.positionals.length > 0)
-    throw usage(
-      `unexpected argument ${JSON.stringify(parsed.positionals[0])}; see ${command} -help`,
-      'arguments',
-    );
-  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   return {
-    help: bools.get('help') === true || v.help === true,
-    string: (name) => {
-      const x = v[name];
-      return typeof x === 'string' ? x : undefined;
-    },
-    list: (name) => {
-      const x = v[name];
-      return Array.isArray(x) ? x : [];
-    },
+    help,
+    string: (name) => strings.get(name)?.at(-1),
+    list: (name) => [...(strings.get(name) ?? [])],
     bool: (name, fallback) => bools.get(name) ?? fallback,
   };
 }
@@ -134,6 +130,7 @@ export function durationFlag(
   bounds: { readonly min?: number; readonly max?: number } = {},
 ): number {
   if (value === undefined) return fallback;
+  if (value.trim().startsWith('-')) throw usage(`-${flag} must not be negative, got ${value}`, `-${flag}`);
   const ms = parseDuration(value);
   if (ms === undefined)
     throw usage(
@@ -146,6 +143,13 @@ export function durationFlag(
     throw usage(`-${flag} must be at most ${formatDuration(bounds.max)}, got ${value}`, `-${flag}`);
   return ms;
 }
+
+/** How every command's flags are written, said once for every --help. */
+export const FLAG_SYNTAX_HELP =
+  'Flags take Go style (-ca-cert x, -ca-cert=x) or GNU style (--ca-cert x). A switch (a flag shown ' +
+  'without a value) is turned on by its name alone (-force) and off with =false (-force=false); the word ' +
+  'after a switch is never its value. A value that starts with "-" is written with = (-flag=-value). ' +
+  'Durations look like 90s, 10m, 1h30m.';
 
 const WIDTH = 100;
 

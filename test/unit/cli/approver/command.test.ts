@@ -97,6 +97,9 @@ describe('node-attestor approver (command)', () => {
     out = '';
     assert.equal(await main(['-help'], io), 0);
     assert.match(out, /node-attestor approver \[flags\]/, 'the main help mentions the subcommand');
+    out = '';
+    assert.equal(await main(['approver', '-version'], io), 0);
+    assert.equal(out, 'node-attestor t\n');
   });
 
   it('approves, denies, ignores; serves health and metrics; a stop releases the Lease and exits 0', async () => {

@@ -124,9 +124,15 @@ describe('parseCommandLine', () => {
     usageError(['-client-key', 'k'], /-client-key needs -client-cert/);
     usageError(['-in-cluster', '-kubeconfig', 'k'], /-in-cluster cannot be combined/);
     usageError(['-force=maybe'], /invalid boolean value "maybe" for -force/);
-    usageError(['-no-such-flag'], /no-such-flag/);
+    usageError(['-renew-before=-5m'], /^-renew-before must not be negative, got -5m$/);
+    usageError(
+      ['-renew-before', '-5m'],
+      /^flag -renew-before needs a value, but "-5m" follows it; .* -renew-before=-5m$/,
+    );
+    usageError(['-no-such-flag'], /^unknown flag -no-such-flag$/);
     usageError(['extra'], /unexpected argument "extra"/);
-    usageError(['-id-dir'], /id-dir/);
+    usageError(['-id-dir'], /^flag -id-dir needs a value$/);
+    usageError(['-id-dir', '-force'], /^flag -id-dir needs a value, but "-force" follows it/);
     usageError(['-kubeconfig', ''], /-kubeconfig must not be empty/);
   });
 });

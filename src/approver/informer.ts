@@ -6,7 +6,7 @@
  * Every replica runs one, leader or not, so a new leader starts with a warm cache.
  */
 import { AttestorError } from '../errors.js';
-import { sleep } from '../kube/abort.js';
+import { sleep } from '../util/abort.js';
 import { CSR_API_PATH, parseCsrObject, type CsrObject } from '../kube/csr-api.js';
 import type { KubeClient } from '../kube/http.js';
 import { parseStatus } from '../kube/kube-errors.js';

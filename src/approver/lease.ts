@@ -8,7 +8,7 @@
  * stopping leader releases the Lease so a successor starts at once.
  */
 import { AttestorError } from '../errors.js';
-import { sleep } from '../kube/abort.js';
+import { sleep } from '../util/abort.js';
 import type { KubeClient } from '../kube/http.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 

@@ -1,8 +1,7 @@
 // Entry point of the k8s_csr SPIRE server NodeAttestor plugin (dist/k8s-csr-server-plugin.mjs):
 // spire-server starts it as plugin_cmd and speaks go-plugin's gRPC protocol with it.
 import { createLogger } from '../log/logger.js';
-import { stderrLineBatcher } from '../spire/host/line-batcher.js';
-import { servePlugin } from '../spire/host/serve-plugin.js';
+import { servePlugin, stderrLineBatcher } from '../spire/host/index.js';
 import { createK8sCsrServer } from '../spire/k8s-csr/server/k8s-csr-server.js';
 
 const logger = createLogger({

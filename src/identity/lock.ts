@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AttestorError } from '../errors.js';
-import { sleep } from '../kube/abort.js';
+import { sleep } from '../util/abort.js';
 import { errnoCode, io } from './io-error.js';
 import { LOCK_FILE } from './layout.js';
 import { writeNewFile } from './fs-ops.js';

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { AttestorError, toAttestorError } from '../errors.js';
-import { abortError, sleep } from '../kube/abort.js';
+import { abortError, sleep } from '../util/abort.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { csrGenerateName } from '../csr/csr-name.js';

@@ -7,7 +7,7 @@ import { request, type Agent } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { AttestorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { abortError } from './abort.js';
+import { abortError } from '../util/abort.js';
 import type { KubeAccess } from './access.js';
 import {
   malformedError,

@@ -14,7 +14,7 @@
  */
 import { AttestorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { abortError, sleep } from './abort.js';
+import { abortError, sleep } from '../util/abort.js';
 import { csrCondition, getCsr, type CsrObject } from './csr-api.js';
 import type { KubeClient } from './http.js';
 import { isTransient, oneLine } from './kube-errors.js';

@@ -6,14 +6,9 @@ import { join } from 'node:path';
 import type { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { after } from 'node:test';
-import {
-  createCsrClient,
-  resolveKubeAccess,
-  type CsrClient,
-  type CsrClientOptions,
-  type CsrObject,
-  type KubeAccess,
-} from '../../../src/kube/index.js';
+import { resolveKubeAccess, type KubeAccess } from '../../../src/kube/access.js';
+import type { CsrObject } from '../../../src/kube/csr-api.js';
+import { createCsrClient, type CsrClient, type CsrClientOptions } from '../../../src/kube/csr-client.js';
 import {
   startFakeApiServer,
   type FakeApiServer,

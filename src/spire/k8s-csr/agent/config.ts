@@ -8,7 +8,7 @@ import { clusterNameProblem } from '../../../attestation/agent.js';
 import { DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from '../../../csr/keys.js';
 import { defaultNodeName, nodeNameProblem } from '../../../csr/profile.js';
 import type { KubeAccessOptions } from '../../../kube/access.js';
-import { ConfigReader } from '../../host/config-reader.js';
+import { ConfigReader } from '../../host/index.js';
 import { definedOnly } from '../../../util/defined.js';
 
 export const DEFAULT_IDENTITY_DIR = '/tmp/spire-agent-id';

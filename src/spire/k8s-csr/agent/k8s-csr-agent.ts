@@ -14,7 +14,7 @@ import type {
   AgentNodeAttestor,
   ConfigureInput,
   ValidateResult,
-} from '../../host/types.js';
+} from '../../host/index.js';
 import { parseAgentConfig, type AgentConfig } from './config.js';
 
 interface Configured {

@@ -10,7 +10,7 @@ import { clusterNameProblem, parsePemCertificates } from '../../../attestation/a
 import { compileServerConfig, type CompiledServerConfig } from '../../../attestation/verify-attestation.js';
 import { DEFAULT_MAX_INTERMEDIATES } from '../../../attestation/payload.js';
 import type { KubeAccessOptions } from '../../../kube/access.js';
-import { ConfigReader } from '../../host/config-reader.js';
+import { ConfigReader } from '../../host/index.js';
 import type { CertificateAgePolicy } from './certificate-age.js';
 
 export const DEFAULT_PLUGIN_NAME = 'k8s_csr';

@@ -15,7 +15,7 @@ import type {
   ServerAttestContext,
   ServerNodeAttestor,
   ValidateResult,
-} from '../../host/types.js';
+} from '../../host/index.js';
 import type { ServerConfig } from './engine.js';
 import { atLeast, hostSpireVersion, type SpireVersion } from './host-version.js';
 

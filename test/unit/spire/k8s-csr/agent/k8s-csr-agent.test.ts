@@ -14,12 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { decodePayload, encodeChallenge } from '../../../../../src/attestation/agent.js';
-import {
-  beginAttestation,
-  compileServerConfig,
-  createChallenge,
-  verifyChallengeResponse,
-} from '../../../../../src/attestation/index.js';
+import { createChallenge, verifyChallengeResponse } from '../../../../../src/attestation/pop.js';
+import { beginAttestation, compileServerConfig } from '../../../../../src/attestation/verify-attestation.js';
 import {
   startFakeApiServer,
   type ClientFiles,

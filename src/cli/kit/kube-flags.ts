@@ -2,7 +2,9 @@
  * The Kubernetes-access flags every command takes (-kubeconfig, -context, -server, -ca-cert,
  * -client-cert, -client-key, -token-file, -in-cluster) and their validation, defined once.
  */
+import { toAttestorError } from '../../errors.js';
 import type { KubeAccessOptions } from '../../kube/access.js';
+import { parseServerUrl } from '../../kube/server-url.js';
 import { definedOnly } from '../../util/defined.js';
 import { nonEmpty, usage, type FlagSpec, type ParsedFlags } from './flag-kit.js';
 
@@ -78,6 +80,14 @@ export function kubeFlagsFrom(f: ParsedFlags): KubeFlags {
   const kubeconfig = nonEmpty(f.string('kubeconfig'), 'kubeconfig');
   const context = nonEmpty(f.string('context'), 'context');
   const server = nonEmpty(f.string('server'), 'server');
+  // A bad -server is a bad flag value (exit 2), by the same rule the kubeconfig's server meets.
+  if (server !== undefined) {
+    try {
+      parseServerUrl(server, '-server');
+    } catch (err) {
+      throw usage(toAttestorError(err).message, '-server');
+    }
+  }
   const caCert = nonEmpty(f.string('ca-cert'), 'ca-cert');
   const tokenFile = nonEmpty(f.string('token-file'), 'token-file');
   const inCluster = f.bool('in-cluster', false);

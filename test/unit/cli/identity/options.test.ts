@@ -124,6 +124,11 @@ describe('parseCommandLine', () => {
     usageError(['-client-key', 'k'], /-client-key needs -client-cert/);
     usageError(['-in-cluster', '-kubeconfig', 'k'], /-in-cluster cannot be combined/);
     usageError(['-force=maybe'], /invalid boolean value "maybe" for -force/);
+    usageError(
+      ['-server', 'http://10.0.0.1:8080'],
+      /^-server: server "http:\/\/10\.0\.0\.1:8080" must be an https:\/\/ URL/,
+    );
+    usageError(['-server', 'https://u:p@h'], /^-server: the server URL must not contain credentials$/);
     usageError(['-renew-before=-5m'], /^-renew-before must not be negative, got -5m$/);
     usageError(
       ['-renew-before', '-5m'],

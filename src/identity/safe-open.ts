@@ -83,6 +83,15 @@ export async function openTrustedDirectory(
     throw ioError(`${action} ${o.what}`, path, err);
   };
 
+  /** A directory on the way belongs to root or to us: anyone else could replace what is below it. */
+  const checkOwner = (d: Open): void => {
+    if (d.stats.uid !== euid && d.stats.uid !== 0)
+      throw unsafe(
+        `is not safe: ${d.path} is owned by uid ${d.stats.uid}, who could replace anything below it: use directories that belong to root or to you (uid ${euid}), or ${elsewhere}`,
+        { parent: d.path, uid: d.stats.uid },
+      );
+  };
+
   let cur = await openRoot(path, o);
   /** The directories `cur` was reached through, held open: ".." goes back to them. */
   const above: Open[] = [];
@@ -93,6 +102,7 @@ export async function openTrustedDirectory(
   let links = 0;
   let done = false;
   try {
+    checkOwner(cur);
     for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
       const last = pending.length === 0;
       if (name === '.') continue;
@@ -163,11 +173,7 @@ export async function openTrustedDirectory(
       }
       above.push(cur);
       cur = { handle, stats: await handle.stat(), path: childPath };
-      if (!last && cur.stats.uid !== euid && cur.stats.uid !== 0)
-        throw unsafe(
-          `is not safe: ${childPath} is owned by uid ${cur.stats.uid}, who could replace anything below it: use directories that belong to root or to you (uid ${euid}), or ${elsewhere}`,
-          { parent: childPath, uid: cur.stats.uid },
-        );
+      if (!last) checkOwner(cur);
     }
 
     if (created.has(cur.path)) {
@@ -186,8 +192,8 @@ export async function openTrustedDirectory(
     done = true;
     return { handle: cur.handle, stats: cur.stats };
   } finally {
-    const open = done ? above : [...above, cur];
-    await Promise.all(open.map((d) => d.handle.close().catch(() => undefined)));
+    const held = done ? above : [...above, cur];
+    await Promise.all(held.map((d) => d.handle.close().catch(() => undefined)));
   }
 }
 

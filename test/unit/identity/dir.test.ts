@@ -15,6 +15,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   checkIdentityDirUsable,
   openExistingIdentityDir,
@@ -23,7 +24,7 @@ import {
 import type { IdentityDir } from '../../../src/identity/dir-handle.js';
 import { writeNewFile } from '../../../src/identity/fs-ops.js';
 import { isAttestorError } from '../../../src/errors.js';
-import { isRoot, sharedTmp, tempDir } from './helpers.js';
+import { NOBODY, isRoot, needsRoot, runAs, sharedTmp, tempDir } from './helpers.js';
 
 const OTHER = 4321;
 
@@ -160,6 +161,39 @@ describe('openIdentityDir', () => {
       await mkdir(join(shared, 'id'), { mode: 0o700 });
       await chown(join(shared, 'id'), OTHER, OTHER);
       await refused(join(shared, 'id'), /is owned by uid 4321, not by you/);
+    },
+  );
+
+  it(
+    'as a non-root user: refuses a directory root owns, accepts its own in a sticky parent',
+    { skip: needsRoot },
+    async (t) => {
+      const shared = await sharedTmp(t);
+      const roots = join(shared, 'roots');
+      await mkdir(roots, { mode: 0o755 });
+      const mine = join(shared, 'mine');
+      const dirModule = fileURLToPath(new URL('../../../src/identity/dir.ts', import.meta.url));
+      const script = `const { openIdentityDir } = await import(${JSON.stringify(dirModule)});
+        const out = [];
+        for (const p of process.argv.slice(1))
+          try { await (await openIdentityDir(p, '-id-dir')).close(); out.push('ok'); }
+          catch (e) { out.push(e.code + ': ' + e.message); }
+        console.log(JSON.stringify(out));`;
+      const out = await runAs(NOBODY, [
+        process.execPath,
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        script,
+        roots,
+        mine,
+      ]);
+      assert.deepEqual(JSON.parse(out), [
+        `ERR_UNSAFE_DIR: identity directory ${roots} is owned by uid 0, not by you (uid ${NOBODY}): remove it or choose another -id-dir`,
+        'ok',
+      ]);
+      assert.equal((await stat(mine)).uid, NOBODY);
     },
   );
 

@@ -4,6 +4,7 @@ import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { keyMatchesCertificate } from '../../../src/csr/keys.js';
@@ -140,14 +141,15 @@ export const needsRoot: string | false = !isRoot && 'needs root to act as anothe
 /** The attacker in these tests: nobody. */
 export const NOBODY = 65534;
 
-/** Runs `argv` as another user through util-linux setpriv (root only). */
-export function runAs(uid: number, argv: readonly string[]): Promise<void> {
+/** Runs `argv` as another user through util-linux setpriv (root only), from the repository root; its stdout. */
+export function runAs(uid: number, argv: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'setpriv',
       [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv],
-      (err, _stdout, stderr) => {
-        if (err === null) resolve();
+      { cwd: fileURLToPath(new URL('../../..', import.meta.url)) },
+      (err, stdout, stderr) => {
+        if (err === null) resolve(stdout);
         else reject(new Error(`${argv.join(' ')} as uid ${uid}: ${stderr || err.message}`));
       },
     );

@@ -408,19 +408,19 @@ describe('node-attestor on a real control plane', () => {
           const linked = join(shared, 'linked');
           asNobody('ln', '-s', decoy, linked);
           const before = (await csrsOf('spire-agent')).length;
-          const r1 = await runCli([...base(), '-id-dir', squatted], env);
+          const viaLink = await runCli([...base(), '-id-dir', linked], env);
           assertOneLineError(
-            r1,
+            viaLink,
+            9,
+            new RegExp(`identity directory ${linked} is a symbolic link; refusing it`),
+          );
+          const squat = await runCli([...base(), '-id-dir', squatted], env);
+          assertOneLineError(
+            squat,
             9,
             new RegExp(
               `identity directory ${squatted} is owned by uid 65534, not by you \\(uid 0\\): remove it or choose another -id-dir$`,
             ),
-          );
-          const r2 = await runCli([...base(), '-id-dir', linked], env);
-          assertOneLineError(
-            r2,
-            9,
-            new RegExp(`identity directory ${linked} is a symbolic link; refusing it`),
           );
           assert.equal((await csrsOf('spire-agent')).length, before, 'no CSR created');
           assert.deepEqual(readdirSync(squatted), []);

@@ -35,6 +35,11 @@ export type ErrorCode =
   | 'ERR_CERT_MISMATCH'
   /** Reading or writing local files failed (identity directory, temp files). */
   | 'ERR_IO'
+  /**
+   * The identity directory, or a directory above it, could be changed by another user (a
+   * symbolic link, another owner, a parent others may write): refused before anything is written.
+   */
+  | 'ERR_UNSAFE_DIR'
   /** A malformed attestation payload, challenge or challenge response. */
   | 'ERR_PAYLOAD'
   /** The certificate chain does not verify to the configured CA bundle. */

@@ -1,99 +1,85 @@
 /**
- * The identity directory: created 0700; refused when another user could change it; checked for
- * writability before anything else happens, so a bad directory never leaves a CSR behind.
+ * The identity directory: created 0700 or checked (safe-open.ts: not a symlink, ours, and
+ * nothing above it that another user could replace), then held open; checked for writability
+ * before anything else happens, so a bad directory never leaves a CSR behind.
  */
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { AttestorError } from '../errors.js';
-import { errnoCode, io, ioError } from './io-error.js';
+import { IdentityDir } from './dir-handle.js';
+import { io, ioError } from './io-error.js';
 import { CERT_FILE, CURRENT_LINK, DIR_MODE, KEY_FILE, PROBE_PREFIX, uniqueName } from './layout.js';
 import { lstatIfExists, writeNewFile } from './fs-ops.js';
+import { openTrustedDirectory } from './safe-open.js';
 
-async function statIfExists(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (err) {
-    // ENOTDIR: a parent is a file; creating it reports that as "cannot create".
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
-
-async function mkdirOnce(path: string): Promise<void> {
-  await mkdir(path, { mode: DIR_MODE });
-  // mkdir's mode is filtered by the umask; make it exactly 0700.
-  await chmod(path, DIR_MODE);
-}
-
-const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
+/** How messages name the setting that picks the directory when the caller does not say. */
+const DEFAULT_SETTING = 'identity directory';
 
 /**
- * Creates the directory (mode 0700, parents with default modes) or checks an existing one. An
- * existing directory that is group/world-writable, or owned by another non-root user, is refused
- * rather than silently re-moded: whoever else can write it can swap the identity document
- * under us (the classic pre-created /tmp directory). Its read bits are left as the owner set them;
- * the key file is 0600 regardless.
+ * Creates the directory (mode 0700, missing parents 0755) or checks the existing one, and opens
+ * it. Refused (ERR_UNSAFE_DIR) when it is a symlink, is not owned by the running user, is
+ * writable by group or others, or sits below a directory another user could change. Its read
+ * bits are left as the owner set them; the key file is 0600 regardless. The caller closes it.
+ * `setting` names what the user changes to pick another one ("-id-dir", "identity_dir").
  */
-export async function ensureIdentityDir(idDir: string): Promise<void> {
-  // stat, not lstat: a symlinked directory is fine; its target's owner and mode are what count.
-  let st = await io('inspect identity directory', idDir, () => statIfExists(idDir));
-  if (st === undefined) {
-    await io('create identity directory', idDir, async () => {
-      try {
-        await mkdirOnce(idDir).catch(async (err: unknown) => {
-          if (errnoCode(err) !== 'ENOENT') throw err;
-          await mkdir(dirname(idDir), { recursive: true });
-          await mkdirOnce(idDir);
-        });
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err; // someone else created it: check it below
-      }
+export async function openIdentityDir(idDir: string, setting = DEFAULT_SETTING): Promise<IdentityDir> {
+  const opened = await openTrustedDirectory(idDir, {
+    create: true,
+    mode: DIR_MODE,
+    what: 'identity directory',
+    setting,
+  });
+  if (opened === undefined)
+    throw new AttestorError('ERR_IO', `cannot create identity directory ${idDir}: it vanished`, {
+      details: { path: idDir },
     });
-    st = await io('inspect identity directory', idDir, () => statIfExists(idDir));
-  }
-  if (st?.isDirectory() !== true)
-    throw new AttestorError(
-      'ERR_IO',
-      `cannot use identity directory ${idDir}: ${st === undefined ? 'it vanished while being created' : 'it is not a directory'}`,
-      { details: { path: idDir } },
-    );
-  if ((st.mode & 0o022) !== 0)
-    throw new AttestorError(
-      'ERR_IO',
-      `refusing identity directory ${idDir}: it is writable by group or others (mode ${octal(st.mode)}), so another user could replace the identity document; run chmod go-w ${idDir}`,
-      { details: { path: idDir, mode: octal(st.mode) } },
-    );
-  const euid = process.geteuid?.();
-  if (euid !== undefined && st.uid !== euid && st.uid !== 0)
-    throw new AttestorError(
-      'ERR_IO',
-      `refusing identity directory ${idDir}: it is owned by uid ${st.uid}, not by this user (uid ${euid}) or root`,
-      { details: { path: idDir, uid: st.uid } },
-    );
+  return new IdentityDir(idDir, opened.handle);
+}
+
+/** Like openIdentityDir, but undefined (nothing created) when the directory does not exist. */
+export async function openExistingIdentityDir(idDir: string): Promise<IdentityDir | undefined> {
+  const opened = await openTrustedDirectory(idDir, {
+    create: false,
+    mode: DIR_MODE,
+    what: 'identity directory',
+    setting: DEFAULT_SETTING,
+  });
+  return opened === undefined ? undefined : new IdentityDir(idDir, opened.handle);
 }
 
 /**
  * Proves the directory accepts new files (permissions, read-only mounts, full disks all show up
  * here) and that nothing unexpected occupies the identity document's names.
  */
-export async function checkIdentityDirUsable(idDir: string): Promise<void> {
-  const probe = join(idDir, uniqueName(PROBE_PREFIX));
+export async function checkIdentityDirUsable(dir: IdentityDir): Promise<void> {
+  const probe = uniqueName(PROBE_PREFIX);
   try {
-    await writeNewFile(probe, '', 0o600);
+    await writeNewFile(dir, probe, '', 0o600);
   } catch (err) {
-    throw ioError('write to identity directory', idDir, err instanceof AttestorError ? err.cause : err);
+    throw ioError('write to identity directory', dir.path, err instanceof AttestorError ? err.cause : err);
   } finally {
-    await rm(probe, { force: true }).catch(() => undefined);
+    await rm(dir.at(probe), { force: true }).catch(() => undefined);
   }
   for (const name of [KEY_FILE, CERT_FILE, CURRENT_LINK]) {
-    const path = join(idDir, name);
-    const st = await io('inspect', path, () => lstatIfExists(path));
+    const st = await io('inspect', dir.shown(name), () => lstatIfExists(dir, name));
     if (st !== undefined && !st.isFile() && !st.isSymbolicLink())
       throw new AttestorError(
         'ERR_IO',
-        `cannot use identity directory ${idDir}: ${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}; remove it`,
-        { details: { path } },
+        `cannot use identity directory ${dir.path}: ${dir.shown(name)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}; remove it`,
+        { details: { path: dir.shown(name) } },
       );
+  }
+}
+
+/** Runs `use` on `target`, creating or checking, opening and afterwards closing it when given as a path. */
+export async function usingIdentityDir<T>(
+  target: IdentityDir | string,
+  use: (dir: IdentityDir) => Promise<T>,
+): Promise<T> {
+  if (typeof target !== 'string') return use(target);
+  const dir = await openIdentityDir(target);
+  try {
+    return await use(dir);
+  } finally {
+    await dir.close();
   }
 }

@@ -4,11 +4,12 @@
  * another writer is about to publish. Writers hold it for milliseconds, so a lock whose owner has
  * died, or that is older than STALE_MS, is broken rather than waited on forever.
  */
+import { constants } from 'node:fs';
 import { hostname } from 'node:os';
-import { readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, unlink } from 'node:fs/promises';
 import { AttestorError } from '../errors.js';
 import { sleep } from '../util/abort.js';
+import type { IdentityDir } from './dir-handle.js';
 import { errnoCode, io } from './io-error.js';
 import { LOCK_FILE } from './layout.js';
 import { writeNewFile } from './fs-ops.js';
@@ -48,10 +49,13 @@ async function staleReason(path: string): Promise<string | undefined> {
   let text: string;
   let ageMs: number;
   try {
-    [text, ageMs] = await Promise.all([
-      readFile(path, 'utf8'),
-      stat(path).then((s) => Date.now() - s.mtimeMs),
-    ]);
+    // One open (never following a link) for both facts, so they are about the same file.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      [text, ageMs] = await Promise.all([fh.readFile('utf8'), fh.stat().then((s) => Date.now() - s.mtimeMs)]);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined; // released meanwhile: just retry
     throw err;
@@ -70,26 +74,27 @@ export interface LockOptions {
 
 /** Takes the lock, waiting while another writer holds it; returns the release function. */
 export async function acquireWriteLock(
-  idDir: string,
+  dir: IdentityDir,
   options: LockOptions = {},
 ): Promise<() => Promise<void>> {
-  const path = join(idDir, LOCK_FILE);
+  const path = dir.at(LOCK_FILE);
+  const shown = dir.shown(LOCK_FILE);
   const owner = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
   for (;;) {
     try {
-      await writeNewFile(path, owner, 0o600);
+      await writeNewFile(dir, LOCK_FILE, owner, 0o600);
       return async () => {
         await unlink(path).catch(() => undefined);
       };
     } catch (err) {
       if (!(err instanceof AttestorError) || errnoCode(err.cause) !== 'EEXIST') throw err;
     }
-    const reason = await io('inspect lock', path, () => staleReason(path));
+    const reason = await io('inspect lock', shown, () => staleReason(path));
     if (reason !== undefined) {
       options.onBreak?.(reason);
       await unlink(path).catch(() => undefined);
       continue;
     }
-    await sleep(POLL_MS, options.signal, `waiting for the identity directory lock ${path}`);
+    await sleep(POLL_MS, options.signal, `waiting for the identity directory lock ${shown}`);
   }
 }

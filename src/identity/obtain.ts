@@ -15,7 +15,8 @@ import { NODE_CLIENT_SIGNER, nodeClientUsages, validateNodeName } from '../csr/p
 import { buildNodeCsr } from '../csr/request.js';
 import type { CreateCsrRequest, CsrObject } from '../kube/csr-api.js';
 import type { CsrClient as KubeCsrClient } from '../kube/csr-client.js';
-import { checkIdentityDirUsable, ensureIdentityDir } from './dir.js';
+import { checkIdentityDirUsable, openIdentityDir } from './dir.js';
+import type { IdentityDir } from './dir-handle.js';
 import { isReusable } from './freshness.js';
 import { identityPaths } from './layout.js';
 import { readIdentity } from './read.js';
@@ -39,6 +40,8 @@ export interface ObtainProgress {
 
 export interface ObtainOptions {
   readonly idDir: string;
+  /** What the user changes to pick another directory, named in refusals ("-id-dir", "identity_dir"). */
+  readonly idDirSetting?: string;
   readonly nodeName: string;
   readonly keyType: KeyType;
   /** spec.expirationSeconds (>= 600); the signer may clamp it, the issued NotAfter is what counts. */
@@ -57,6 +60,8 @@ export interface ObtainOptions {
   readonly now?: () => Date;
   /** For tests: fault injection into the write (see store.ts). */
   readonly onWriteStep?: (step: WriteStep) => void | Promise<void>;
+  /** For tests: runs once the directory has been checked and opened, where a swap would race. */
+  readonly onDirChecked?: () => void | Promise<void>;
 }
 
 export interface ObtainResult {
@@ -114,16 +119,31 @@ export async function obtainIdentity(opts: ObtainOptions): Promise<ObtainResult>
 
   // Everything that can fail locally fails here, before a CSR exists on the cluster.
   validate(opts);
-  await ensureIdentityDir(opts.idDir);
-  await checkIdentityDirUsable(opts.idDir);
-  checkAborted(signal);
+  // Held open until the end: the read and the write happen in the directory checked here, even
+  // if its path is swapped while the CSR waits for approval.
+  const dir = await openIdentityDir(opts.idDir, opts.idDirSetting);
+  try {
+    await opts.onDirChecked?.();
+    await checkIdentityDirUsable(dir);
+    checkAborted(signal);
+    return await obtainIn(dir, opts, logger, now);
+  } finally {
+    await dir.close();
+  }
+}
 
+async function obtainIn(
+  dir: IdentityDir,
+  opts: ObtainOptions,
+  logger: Logger,
+  now: () => Date,
+): Promise<ObtainResult> {
   if (opts.force) {
     // Nothing stored can change the outcome, so do not spend a read (and a parse) on it.
     logger.info('requesting a new identity document (forced)', { dir: opts.idDir });
-    return issue(opts, logger, now);
+    return issue(dir, opts, logger, now);
   }
-  const existing = await readIdentity(opts.idDir);
+  const existing = await readIdentity(dir);
   if (existing === undefined) {
     logger.info('no identity document yet; requesting one', { dir: opts.idDir });
   } else if (existing.status === 'broken') {
@@ -159,10 +179,15 @@ export async function obtainIdentity(opts: ObtainOptions): Promise<ObtainResult>
       detail: freshness.message,
     });
   }
-  return issue(opts, logger, now);
+  return issue(dir, opts, logger, now);
 }
 
-async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Promise<ObtainResult> {
+async function issue(
+  dir: IdentityDir,
+  opts: ObtainOptions,
+  logger: Logger,
+  now: () => Date,
+): Promise<ObtainResult> {
   const { signal } = opts;
   const progress = (p: ObtainProgress): void => {
     try {
@@ -222,7 +247,7 @@ async function issue(opts: ObtainOptions, logger: Logger, now: () => Date): Prom
   // spares the next run a new request.
   const paths = identityPaths(opts.idDir);
   await writeIdentity(
-    opts.idDir,
+    dir,
     { keyPem: exportPrivateKeyPem(key.privateKey), chainPem: issued.certificateChainPem },
     { logger, ...(opts.onWriteStep === undefined ? {} : { onStep: opts.onWriteStep }) },
   );

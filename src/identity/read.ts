@@ -5,7 +5,6 @@
 import { createPrivateKey } from 'node:crypto';
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { isAttestorError } from '../errors.js';
 import { certificateFields } from '../csr/cert-fields.js';
 import type { Rdn } from '../csr/cert-fields.js';
@@ -13,7 +12,9 @@ import { keyMatchesCertificate, keyTypeOf } from '../csr/keys.js';
 import type { KeyType } from '../csr/keys.js';
 import { nodeNameFromSubject } from '../csr/profile.js';
 import { parseCertificateChain } from './chain.js';
-import { currentGeneration, lstatIfExists } from './fs-ops.js';
+import { openExistingIdentityDir } from './dir.js';
+import type { IdentityDir } from './dir-handle.js';
+import { currentGeneration, lstatIfExists, readNoFollow } from './fs-ops.js';
 import { errnoCode, io } from './io-error.js';
 import {
   CERT_FILE,
@@ -54,10 +55,21 @@ export type ReadIdentityResult = StoredIdentity | BrokenIdentity | undefined;
 /** Reading between a concurrent writer's rename and its clean-up can miss a generation; retry. */
 const ATTEMPTS = 5;
 
-async function readIfPresent(path: string): Promise<string | undefined> {
-  return io('read identity document', path, async () => {
+/**
+ * Reads `name` in `dir`. Files inside a generation are ours and read without following links;
+ * `followLinks` is for id-doc.key/crt of an older plain layout, which may be links someone with
+ * write access to this (checked) directory placed by hand, read as a plain reader would.
+ */
+async function readIfPresent(
+  dir: IdentityDir,
+  name: string,
+  followLinks: boolean,
+): Promise<string | undefined> {
+  return io('read identity document', dir.shown(name), async () => {
     try {
-      return await readFile(path, 'utf8');
+      return followLinks
+        ? await readFile(dir.at(name), 'utf8')
+        : (await readNoFollow(dir, name)).toString('utf8');
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -66,30 +78,46 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   });
 }
 
-async function isOurLink(path: string, target: string): Promise<boolean> {
-  const st = await io('inspect', path, () => lstatIfExists(path));
-  return st?.isSymbolicLink() === true && (await io('read symlink', path, () => readlink(path))) === target;
+async function isOurLink(dir: IdentityDir, name: string, target: string): Promise<boolean> {
+  const st = await io('inspect', dir.shown(name), () => lstatIfExists(dir, name));
+  return (
+    st?.isSymbolicLink() === true &&
+    (await io('read symlink', dir.shown(name), () => readlink(dir.at(name)))) === target
+  );
 }
 
 /**
  * Reads `<idDir>/id-doc.key` and `id-doc.crt`. With the link layout both are read from the one
  * generation `.id-doc-current` names at that moment, so a concurrent write cannot mix them.
- * Throws ERR_IO only for file-system trouble other than absence (e.g. permission denied).
+ * Given a path, the directory is checked first (as openIdentityDir does; absent: undefined).
+ * Throws ERR_IO only for file-system trouble other than absence (e.g. permission denied), and
+ * ERR_UNSAFE_DIR for a directory another user could have changed.
  */
-export async function readIdentity(idDir: string): Promise<ReadIdentityResult> {
-  const paths = identityPaths(idDir);
+export async function readIdentity(target: IdentityDir | string): Promise<ReadIdentityResult> {
+  if (typeof target !== 'string') return readFrom(target);
+  const dir = await openExistingIdentityDir(target);
+  if (dir === undefined) return undefined;
+  try {
+    return await readFrom(dir);
+  } finally {
+    await dir.close();
+  }
+}
+
+async function readFrom(dir: IdentityDir): Promise<ReadIdentityResult> {
+  const paths = identityPaths(dir.path);
   for (let attempt = 1; ; attempt++) {
-    let source = { key: paths.keyPath, cert: paths.certPath };
+    let source = { key: KEY_FILE, cert: CERT_FILE };
     const linked =
-      (await isOurLink(paths.keyPath, KEY_LINK_TARGET)) &&
-      (await isOurLink(paths.certPath, CERT_LINK_TARGET));
+      (await isOurLink(dir, KEY_FILE, KEY_LINK_TARGET)) &&
+      (await isOurLink(dir, CERT_FILE, CERT_LINK_TARGET));
     if (linked) {
-      const generation = await io('resolve', join(idDir, CURRENT_LINK), () => currentGeneration(idDir));
+      const generation = await io('resolve', dir.shown(CURRENT_LINK), () => currentGeneration(dir));
       if (generation === undefined) return undefined;
-      source = { key: join(idDir, generation, KEY_FILE), cert: join(idDir, generation, CERT_FILE) };
+      source = { key: `${generation}/${KEY_FILE}`, cert: `${generation}/${CERT_FILE}` };
     }
-    const keyPem = await readIfPresent(source.key);
-    const chainPem = await readIfPresent(source.cert);
+    const keyPem = await readIfPresent(dir, source.key, !linked);
+    const chainPem = await readIfPresent(dir, source.cert, !linked);
     if (linked && (keyPem === undefined || chainPem === undefined) && attempt < ATTEMPTS) continue;
     if (keyPem === undefined && chainPem === undefined) return undefined;
     if (keyPem === undefined) return broken(paths, `${paths.keyPath} is missing`);

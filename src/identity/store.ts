@@ -15,14 +15,15 @@
  * (A reader that opens the two paths at two different moments can still straddle a rename, as with
  * any two-file layout; readIdentity resolves the generation once and reads both files from it.)
  * The key never exists outside its generation, and a generation is only written once the caller
- * has verified the certificate.
+ * has verified the certificate. Every operation goes through the checked, open directory
+ * (dir-handle.ts), never through its path again.
  */
 import { chmod, mkdir, readFile, readdir, rename, rm, symlink, unlink, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { AttestorError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
-import { ensureIdentityDir } from './dir.js';
+import { usingIdentityDir } from './dir.js';
+import type { IdentityDir } from './dir-handle.js';
 import { currentGeneration, lstatIfExists, syncDir, writeNewFile } from './fs-ops.js';
 import { errnoCode, io } from './io-error.js';
 import {
@@ -73,160 +74,180 @@ export interface WriteOptions {
 type Step = (step: WriteStep) => Promise<void>;
 
 /**
- * Replaces the identity document in `idDir` with `doc`. On failure before the new pair is
+ * Replaces the identity document in `target` with `doc`. A path is checked and opened first (as
+ * openIdentityDir does); an open IdentityDir is used as it is. On failure before the new pair is
  * published, nothing changes and the pieces written so far are removed (ERR_IO). Once published,
  * the write has succeeded: later trouble (syncing the directory, removing the old generation) is
  * logged, not thrown, so a caller never believes the old pair is still in place when it is not.
  */
 export async function writeIdentity(
-  idDir: string,
+  target: IdentityDir | string,
   doc: IdentityDocument,
   options: WriteOptions = {},
+): Promise<IdentityPaths> {
+  return usingIdentityDir(target, (dir) => writeInto(dir, doc, options));
+}
+
+async function writeInto(
+  dir: IdentityDir,
+  doc: IdentityDocument,
+  options: WriteOptions,
 ): Promise<IdentityPaths> {
   const logger = options.logger ?? silentLogger;
   const step: Step = async (s) => {
     await options.onStep?.(s);
   };
-  await ensureIdentityDir(idDir);
-  const release = await acquireWriteLock(idDir, {
+  const release = await acquireWriteLock(dir, {
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     onBreak: (reason) => {
-      logger.warn('breaking a stale identity directory lock', { dir: idDir, reason });
+      logger.warn('breaking a stale identity directory lock', { dir: dir.path, reason });
     },
   });
   try {
     await step('locked');
-    await ensureStableLinks(idDir, step);
-    const generation = await stageGeneration(idDir, { key: doc.keyPem, cert: doc.chainPem }, 'write', step);
-    await publishGeneration(idDir, generation, 'write', step);
-    await finishAfterPublish(idDir, generation, step, logger);
+    await ensureStableLinks(dir, step);
+    const generation = await stageGeneration(dir, { key: doc.keyPem, cert: doc.chainPem }, 'write', step);
+    await publishGeneration(dir, generation, 'write', step);
+    await finishAfterPublish(dir, generation, step, logger);
   } finally {
     await release();
   }
-  return identityPaths(idDir);
+  return identityPaths(dir.path);
 }
 
 /** Writes a complete generation directory; removes it again on any failure. Returns its name. */
 async function stageGeneration(
-  idDir: string,
+  dir: IdentityDir,
   files: { readonly key: string | Buffer; readonly cert: string | Buffer },
   phase: 'adopt' | 'write',
   step: Step,
 ): Promise<string> {
   const name = uniqueName(GENERATION_PREFIX);
-  const dir = join(idDir, name);
   try {
-    await io('create directory', dir, async () => {
-      await mkdir(dir, { mode: GENERATION_MODE });
-      await chmod(dir, GENERATION_MODE);
+    await io('create directory', dir.shown(name), async () => {
+      await mkdir(dir.at(name), { mode: GENERATION_MODE });
+      await chmod(dir.at(name), GENERATION_MODE);
     });
     await step(`${phase}:generation-created`);
-    await writeNewFile(join(dir, KEY_FILE), files.key, KEY_MODE);
+    await writeNewFile(dir, `${name}/${KEY_FILE}`, files.key, KEY_MODE);
     await step(`${phase}:key-written`);
-    await writeNewFile(join(dir, CERT_FILE), files.cert, CERT_MODE);
+    await writeNewFile(dir, `${name}/${CERT_FILE}`, files.cert, CERT_MODE);
     await step(`${phase}:cert-written`);
-    await syncDir(dir);
+    await syncDir(dir, name);
     await step(`${phase}:generation-synced`);
     return name;
   } catch (err) {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(dir.at(name), { recursive: true, force: true }).catch(() => undefined);
     throw err;
   }
 }
 
 /** The one atomic switch: rename a fresh symlink over `.id-doc-current`. On failure, removes the generation. */
 async function publishGeneration(
-  idDir: string,
+  dir: IdentityDir,
   generation: string,
   phase: 'adopt' | 'write',
   step: Step,
 ): Promise<void> {
-  const staged = join(idDir, uniqueName(TEMP_PREFIX));
-  const current = join(idDir, CURRENT_LINK);
+  const staged = uniqueName(TEMP_PREFIX);
   try {
-    await io('create symlink', staged, () => symlink(generation, staged));
+    await io('create symlink', dir.shown(staged), () => symlink(generation, dir.at(staged)));
     await step(`${phase}:link-staged`);
-    await io('replace', current, () => rename(staged, current));
+    await io('replace', dir.shown(CURRENT_LINK), () => rename(dir.at(staged), dir.at(CURRENT_LINK)));
   } catch (err) {
-    await rm(staged, { force: true }).catch(() => undefined);
-    await rm(join(idDir, generation), { recursive: true, force: true }).catch(() => undefined);
+    await rm(dir.at(staged), { force: true }).catch(() => undefined);
+    await rm(dir.at(generation), { recursive: true, force: true }).catch(() => undefined);
     throw err;
   }
 }
 
 async function finishAfterPublish(
-  idDir: string,
+  dir: IdentityDir,
   generation: string,
   step: Step,
   logger: Logger,
 ): Promise<void> {
   try {
     await step('published');
-    await syncDir(idDir);
+    await syncDir(dir);
     await step('dir-synced');
   } catch (err) {
     // Without a durable rename, a crash could bring back the old link: keep what it points to.
     logger.warn(
       'identity document written, but its directory could not be synced; keeping the previous generation',
       {
-        dir: idDir,
+        dir: dir.path,
         error: err instanceof Error ? err.message : String(err),
       },
     );
     return;
   }
   try {
-    await collectGarbage(idDir, generation);
+    await collectGarbage(dir, generation);
     await step('cleaned');
   } catch (err) {
     logger.warn('identity document written, but old generations could not be removed', {
-      dir: idDir,
+      dir: dir.path,
       error: err instanceof Error ? err.message : String(err),
     });
   }
 }
 
 /** Removes every generation except `keep`, and leftovers of interrupted writes. Runs under the lock. */
-async function collectGarbage(idDir: string, keep: string): Promise<void> {
+async function collectGarbage(dir: IdentityDir, keep: string): Promise<void> {
   // Only when `keep` is really current: if a broken stale lock let another writer in, leave things be.
-  if ((await currentGeneration(idDir)) !== keep) return;
-  const names = await io('list', idDir, () => readdir(idDir));
+  if ((await currentGeneration(dir)) !== keep) return;
+  const names = await io('list', dir.path, () => readdir(dir.at()));
   for (const name of names) {
     const leftover =
       (name.startsWith(GENERATION_PREFIX) && name !== keep) ||
       name.startsWith(TEMP_PREFIX) ||
       name.startsWith(PROBE_PREFIX);
     if (leftover)
-      await io('remove', join(idDir, name), () => rm(join(idDir, name), { recursive: true, force: true }));
+      await io('remove', dir.shown(name), () => rm(dir.at(name), { recursive: true, force: true }));
   }
 }
 
 const isStray = (state: EntryState): boolean => state === 'file' || state === 'foreign-link';
 
-/** The contents both paths show when neither is one of our links, or undefined when one is absent. */
+interface Entry {
+  readonly name: string;
+  readonly target: string;
+  readonly state: EntryState;
+}
+
+/**
+ * The contents both names show when neither is one of our links, or undefined when one is absent.
+ * Hand-placed links are followed, as a plain reader would (only someone who may write this
+ * checked directory can have placed them).
+ */
 async function readShownPair(
-  key: { readonly path: string; readonly state: EntryState },
-  cert: { readonly path: string; readonly state: EntryState },
+  dir: IdentityDir,
+  key: Entry,
+  cert: Entry,
 ): Promise<{ key: Buffer; cert: Buffer } | undefined> {
   if (!isStray(key.state) || !isStray(cert.state)) return undefined;
-  const read = (path: string): Promise<Buffer | undefined> =>
-    io('read', path, () =>
-      readFile(path).catch((err: unknown) => {
+  const read = (name: string): Promise<Buffer | undefined> =>
+    io('read', dir.shown(name), () =>
+      readFile(dir.at(name)).catch((err: unknown) => {
         if (errnoCode(err) === 'ENOENT') return undefined; // a dangling link
         throw err;
       }),
     );
-  const [k, c] = [await read(key.path), await read(cert.path)];
+  const [k, c] = [await read(key.name), await read(cert.name)];
   return k === undefined || c === undefined ? undefined : { key: k, cert: c };
 }
 
 type EntryState = 'ours' | 'missing' | 'file' | 'foreign-link';
 
-async function entryState(path: string, target: string): Promise<EntryState> {
-  const st = await io('inspect', path, () => lstatIfExists(path));
+async function entryState(dir: IdentityDir, name: string, target: string): Promise<EntryState> {
+  const path = dir.shown(name);
+  const st = await io('inspect', path, () => lstatIfExists(dir, name));
   if (st === undefined) return 'missing';
   if (st.isSymbolicLink())
-    return (await io('read symlink', path, () => readlink(path))) === target ? 'ours' : 'foreign-link';
+    return (await io('read symlink', path, () => readlink(dir.at(name)))) === target
+      ? 'ours'
+      : 'foreign-link';
   if (st.isFile()) return 'file';
   throw new AttestorError('ERR_IO', `cannot replace ${path}: it is not a regular file; remove it`, {
     details: { path },
@@ -237,41 +258,43 @@ async function entryState(path: string, target: string): Promise<EntryState> {
  * Makes id-doc.key/crt the stable symlinks, so the rename of `.id-doc-current` swaps both. Done
  * once per directory, in an order that never shows a mismatched pair at any point in between.
  */
-async function ensureStableLinks(idDir: string, step: Step): Promise<void> {
-  const { keyPath, certPath } = identityPaths(idDir);
-  const entries = [
-    { path: keyPath, target: KEY_LINK_TARGET, state: await entryState(keyPath, KEY_LINK_TARGET) },
-    { path: certPath, target: CERT_LINK_TARGET, state: await entryState(certPath, CERT_LINK_TARGET) },
-  ] as const;
+async function ensureStableLinks(dir: IdentityDir, step: Step): Promise<void> {
+  const entry = async (name: string, target: string): Promise<Entry> => ({
+    name,
+    target,
+    state: await entryState(dir, name, target),
+  });
+  const entries = [await entry(KEY_FILE, KEY_LINK_TARGET), await entry(CERT_FILE, CERT_LINK_TARGET)] as const;
   const [key, cert] = entries;
   if (key.state === 'ours' && cert.state === 'ours') return;
 
-  const shown = await readShownPair(key, cert);
+  const shown = await readShownPair(dir, key, cert);
   if (shown !== undefined) {
     // A pair not managed by links (an older version wrote plain files): copy it into a generation
     // and publish that first, so while the paths become links one by one, each already shows
     // that same pair.
-    const generation = await stageGeneration(idDir, shown, 'adopt', step);
-    await publishGeneration(idDir, generation, 'adopt', step);
-    await syncDir(idDir);
+    const generation = await stageGeneration(dir, shown, 'adopt', step);
+    await publishGeneration(dir, generation, 'adopt', step);
+    await syncDir(dir);
     await step('adopted');
-  } else if ((await currentGeneration(idDir)) === undefined) {
+  } else if ((await currentGeneration(dir)) === undefined) {
     // No whole pair to keep. Certificate first: a crash in between leaves at most a lone key,
     // which reads as incomplete, never as a mismatched pair.
-    for (const e of [cert, key]) if (isStray(e.state)) await io('remove', e.path, () => unlink(e.path));
+    for (const e of [cert, key])
+      if (isStray(e.state)) await io('remove', dir.shown(e.name), () => unlink(dir.at(e.name)));
   }
   // Otherwise links replace strays one at a time; each one replaced shows the current pair.
   for (const e of entries) {
     if (e.state === 'ours') continue;
-    const staged = join(idDir, uniqueName(TEMP_PREFIX));
+    const staged = uniqueName(TEMP_PREFIX);
     try {
-      await io('create symlink', staged, () => symlink(e.target, staged));
-      await io('replace', e.path, () => rename(staged, e.path));
+      await io('create symlink', dir.shown(staged), () => symlink(e.target, dir.at(staged)));
+      await io('replace', dir.shown(e.name), () => rename(dir.at(staged), dir.at(e.name)));
     } catch (err) {
-      await rm(staged, { force: true }).catch(() => undefined);
+      await rm(dir.at(staged), { force: true }).catch(() => undefined);
       throw err;
     }
   }
-  await syncDir(idDir);
+  await syncDir(dir);
   await step('links-ready');
 }

@@ -4,7 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -379,6 +389,47 @@ describe('node-attestor on a real control plane', () => {
         assert.deepEqual(identityFiles(dir), []);
       }
     });
+
+    it(
+      'a hijacked identity directory in a shared /tmp: squatted or a planted symlink (exit 9, no CSR)',
+      { skip: process.geteuid?.() !== 0 && 'needs root to act as another user' },
+      async () => {
+        // A private stand-in for /tmp (mode 1777), where the attacker, nobody, plants things.
+        const shared = mkdtempSync(join(tmpdir(), 'na-cli-e2e-shared-'));
+        chmodSync(shared, 0o1777);
+        try {
+          const asNobody = (...argv: string[]): void => {
+            execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv]);
+          };
+          const decoy = join(work, 'decoy');
+          mkdirSync(decoy, { mode: 0o700 });
+          const squatted = join(shared, 'squatted');
+          asNobody('mkdir', '-m', '0777', squatted);
+          const linked = join(shared, 'linked');
+          asNobody('ln', '-s', decoy, linked);
+          const before = (await csrsOf('spire-agent')).length;
+          const viaLink = await runCli([...base(), '-id-dir', linked], env);
+          assertOneLineError(
+            viaLink,
+            9,
+            new RegExp(`identity directory ${linked} is a symbolic link; refusing it`),
+          );
+          const squat = await runCli([...base(), '-id-dir', squatted], env);
+          assertOneLineError(
+            squat,
+            9,
+            new RegExp(
+              `identity directory ${squatted} is owned by uid 65534, not by you \\(uid 0\\): remove it or choose another -id-dir$`,
+            ),
+          );
+          assert.equal((await csrsOf('spire-agent')).length, before, 'no CSR created');
+          assert.deepEqual(readdirSync(squatted), []);
+          assert.deepEqual(readdirSync(decoy), []);
+        } finally {
+          rmSync(shared, { recursive: true, force: true });
+        }
+      },
+    );
 
     it('a CA that does not match the server (exit 5)', async () => {
       const other = await createCa('CN=some-other-ca');

@@ -33,6 +33,7 @@ async function run(o: CliOptions, io: CliIo): Promise<number> {
   try {
     const result = await obtainIdentity({
       idDir: o.idDir,
+      idDirSetting: '-id-dir',
       nodeName: o.agentName,
       keyType: o.keyType,
       expirationSeconds: Math.round(o.expirationMs / 1000),

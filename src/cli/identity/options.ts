@@ -57,7 +57,7 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
     type: 'string',
     arg: 'dir',
     group: 'Identity document',
-    help: 'directory for id-doc.key (0600) and id-doc.crt (0644); created 0700',
+    help: 'directory for id-doc.key (0600) and id-doc.crt (0644); created 0700; refused if a symlink, not yours, or replaceable by others',
     shownDefault: DEFAULT_ID_DIR,
   },
   {

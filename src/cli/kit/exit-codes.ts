@@ -43,6 +43,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'ERR_TIMEOUT':
       return EXIT.TIMEOUT;
     case 'ERR_IO':
+    case 'ERR_UNSAFE_DIR':
       return EXIT.IO;
     case 'ERR_CANCELLED':
       return EXIT.INTERRUPTED;

@@ -17,6 +17,7 @@ export function grpcCodeFor(code: ErrorCode): status {
       return status.INVALID_ARGUMENT;
     case 'ERR_NOT_CONFIGURED':
     case 'ERR_CSR_FAILED':
+    case 'ERR_UNSAFE_DIR': // an operator must fix or replace the directory; retrying cannot help
       return status.FAILED_PRECONDITION;
     case 'ERR_CHAIN':
     case 'ERR_PROFILE':

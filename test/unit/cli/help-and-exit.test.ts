@@ -37,6 +37,7 @@ describe('exit codes', () => {
       ERR_CERT_MISMATCH: 7,
       ERR_TIMEOUT: 8,
       ERR_IO: 9,
+      ERR_UNSAFE_DIR: 9,
       ERR_CANCELLED: 130,
       ERR_NOT_CONFIGURED: 1,
       ERR_PAYLOAD: 1,

@@ -3,7 +3,7 @@
  * and each failure's exit code with nothing written.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -195,5 +195,24 @@ describe('node-attestor main', () => {
     ]);
     assert.equal(untrusted.code, 5);
     assert.match(untrusted.stderr, /not trusted by -ca-cert/);
+  });
+
+  it('exits 9 with one line naming -id-dir when the identity directory is a symlink, before any CSR', async () => {
+    const real = join(dir, 'real-id');
+    mkdirSync(real, { mode: 0o700 });
+    const link = join(dir, 'id-link');
+    symlinkSync(real, link);
+    const posts = (): number => api.requests.filter((r) => r.method === 'POST').length;
+    const before = posts();
+    const r = await cli([...auth(files, api), '-agent-name', 'node-l', '-id-dir', link, '-output', 'json']);
+    assert.equal(r.code, 9);
+    assert.equal(
+      r.stderr,
+      `node-attestor: error: identity directory ${link} is a symbolic link; refusing it, since whoever can change the link decides where the key goes: remove it, or give the real directory's path in -id-dir\n`,
+    );
+    const out = JSON.parse(r.stdout) as { code: string; exitCode: number };
+    assert.deepEqual([out.code, out.exitCode], ['ERR_UNSAFE_DIR', 9]);
+    assert.equal(posts(), before, 'no CSR created');
+    assert.deepEqual(readdirSync(real), []);
   });
 });

@@ -1,8 +1,10 @@
 /** Shared by the identity tests: temp directories, identity pairs, a fake CSR client. */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { keyMatchesCertificate } from '../../../src/csr/keys.js';
@@ -131,4 +133,32 @@ export class FakeCsrClient implements CsrClient {
         : await this.behaviour.issue(req.requestPem, req);
     return { certificateChainPem: chain, csr: csrObject(name, '999', req, chain) };
   }
+}
+
+export const isRoot = process.geteuid?.() === 0;
+/** Why a test that acts as another user cannot run here (or false when it can). */
+export const needsRoot: string | false = !isRoot && 'needs root to act as another user';
+/** The attacker in these tests: nobody. */
+export const NOBODY = 65534;
+
+/** Runs `argv` as another user through util-linux setpriv (root only), from the repository root; its stdout. */
+export function runAs(uid: number, argv: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'setpriv',
+      [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv],
+      { cwd: fileURLToPath(new URL('../../..', import.meta.url)) },
+      (err, stdout, stderr) => {
+        if (err === null) resolve(stdout);
+        else reject(new Error(`${argv.join(' ')} as uid ${uid}: ${stderr || err.message}`));
+      },
+    );
+  });
+}
+
+/** A private stand-in for /tmp: mode 1777, so every user may create entries in it. */
+export async function sharedTmp(t: TestContext): Promise<string> {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o1777);
+  return dir;
 }

@@ -339,7 +339,7 @@ describe('obtainIdentity: failures', () => {
     );
     await chmod(base, 0o777);
     await assert.rejects(obtainIdentity({ ...common, idDir: base }), (e: unknown) =>
-      isAttestorError(e, 'ERR_IO'),
+      isAttestorError(e, 'ERR_UNSAFE_DIR'),
     );
     await chmod(base, 0o700);
     const { mkdir } = await import('node:fs/promises');

@@ -11,7 +11,12 @@ import type { KubeAccessOptions } from '../../../kube/access.js';
 import { ConfigReader } from '../../host/index.js';
 import { definedOnly } from '../../../util/defined.js';
 
-export const DEFAULT_IDENTITY_DIR = '/tmp/spire-agent-id';
+/**
+ * Not the CLI's /tmp default: a world-writable parent invites squatting, and SPIRE does not tell
+ * plugins its data_dir (Configure carries the trust domain only), so this is the conventional
+ * place for spire-agent's state on a node, root-owned storage.
+ */
+export const DEFAULT_IDENTITY_DIR = '/var/lib/spire/agent/k8s_csr';
 export const DEFAULT_EXPIRATION_MS = 3_600_000;
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
 /**

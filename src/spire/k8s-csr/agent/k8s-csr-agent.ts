@@ -70,6 +70,7 @@ export function createK8sCsrAgent(logger: Logger, env: NodeJS.ProcessEnv = proce
       const { config } = c;
       const identity = await obtainIdentity({
         idDir: config.identityDir,
+        idDirSetting: 'identity_dir',
         nodeName: config.nodeName,
         keyType: config.keyType,
         expirationSeconds: Math.round(config.expirationMs / 1000),

@@ -49,7 +49,7 @@ describe('k8s_csr agent configuration', () => {
         expirationMs: DEFAULT_EXPIRATION_MS,
         approvalTimeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS,
       });
-      assert.equal(DEFAULT_IDENTITY_DIR, '/tmp/spire-agent-id');
+      assert.equal(DEFAULT_IDENTITY_DIR, '/var/lib/spire/agent/k8s_csr');
       assert.equal(DEFAULT_EXPIRATION_MS, 3_600_000);
       assert.equal(DEFAULT_APPROVAL_TIMEOUT_MS, 300_000);
     });
@@ -339,8 +339,8 @@ describe('k8s_csr agent configuration', () => {
   });
 
   describe('identity_dir', () => {
-    it('defaults to /tmp/spire-agent-id and takes any non-empty path', () => {
-      assert.equal(parse(hcl()).identityDir, '/tmp/spire-agent-id');
+    it('defaults to /var/lib/spire/agent/k8s_csr (not under /tmp) and takes any non-empty path', () => {
+      assert.equal(parse(hcl()).identityDir, '/var/lib/spire/agent/k8s_csr');
       assert.equal(parse(hcl('identity_dir = "/run/spire/node id"')).identityDir, '/run/spire/node id');
       refuses(hcl('identity_dir = ""'), 'identity_dir', /must not be empty/);
     });

@@ -6,7 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -285,6 +295,21 @@ describe('k8s_csr agent plugin process under a fake SPIRE host', () => {
     const text = hcl({ idDir: fresh('id'), node: 'node-8' }).replace(api.url, `https://127.0.0.1:${port}`);
     await host.configure(TD, text);
     await assert.rejects(host.aidAttestation(), grpcCode(status.UNAVAILABLE));
+  });
+
+  it('ends the stream with FailedPrecondition for a symlinked identity_dir, naming the key, before any CSR', async () => {
+    const real = fresh('real');
+    mkdirSync(real, { mode: 0o700 });
+    const link = fresh('link');
+    symlinkSync(real, link);
+    await host.configure(TD, hcl({ idDir: link, node: 'node-6' }));
+    const before = csrPosts(api);
+    await assert.rejects(
+      host.aidAttestation(),
+      grpcCode(status.FAILED_PRECONDITION, /^identity directory .* is a symbolic link; .* in identity_dir$/),
+    );
+    assert.equal(csrPosts(api), before);
+    assert.deepEqual(readdirSync(real), []);
   });
 
   it('keeps serving after all that: back on the first identity, reused', async () => {

@@ -51,4 +51,5 @@ export {
   type WaitForCertificateOptions,
   type WaitTuning,
 } from './wait-for-certificate.js';
+export { DEFAULT_WAIT_MODE, WAIT_MODES, isWaitMode, type WaitMode } from './wait-mode.js';
 export { watchCsr, type CsrWatchEvent, type WatchCsrOptions } from './watch.js';

@@ -8,6 +8,7 @@ import { clusterNameProblem } from '../../attestation/agent.js';
 import { DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from '../../csr/keys.js';
 import { defaultNodeName, nodeNameProblem } from '../../csr/profile.js';
 import type { KubeAccessOptions } from '../../kube/access.js';
+import { DEFAULT_WAIT_MODE, WAIT_MODES, isWaitMode, type WaitMode } from '../../kube/wait-mode.js';
 import { ConfigReader } from '../config-reader.js';
 import { definedOnly } from '../../util/defined.js';
 
@@ -31,6 +32,8 @@ export interface AgentConfig {
   readonly expirationMs: number;
   readonly approvalTimeoutMs: number;
   readonly renewBeforeMs?: number;
+  /** How to wait for the certificate: watch the CSR, or read it by name (the narrow role). */
+  readonly waitMode: WaitMode;
 }
 
 const configError = (message: string, key: string): AttestorError =>
@@ -114,6 +117,12 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
   if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
     throw configError('renew_before must be shorter than expiration', 'renew_before');
   const identityDir = optionalString('identity_dir') ?? DEFAULT_IDENTITY_DIR;
+  const waitMode = r.optionalString('wait') ?? DEFAULT_WAIT_MODE;
+  if (!isWaitMode(waitMode))
+    throw configError(
+      `invalid plugin configuration: wait: must be one of ${WAIT_MODES.map((m) => JSON.stringify(m)).join(', ')}, got ${JSON.stringify(waitMode)}`,
+      'wait',
+    );
   r.done();
 
   return {
@@ -128,5 +137,6 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
     expirationMs,
     approvalTimeoutMs,
     ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+    waitMode,
   };
 }

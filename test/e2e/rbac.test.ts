@@ -204,7 +204,7 @@ describe('bootstrap RBAC on a real control plane: what a watch grant reveals, an
     }
   });
 
-  it('with the narrow role, node-attestor -wait=poll obtains an identity without watching; the default falls back to polling', async () => {
+  it('with the narrow role, node-attestor -wait=poll obtains an identity without ever watching', async () => {
     const polledDir = join(work, 'id-poll');
     const polled = await runCli([
       ...cliAuth(),
@@ -224,7 +224,9 @@ describe('bootstrap RBAC on a real control plane: what a watch grant reveals, an
     assert.match(polled.stderr, /kubernetes request.*GET.*certificatesigningrequests\/node-csr-narrow-poll-/);
     assert.doesNotMatch(polled.stderr, /kubernetes watch/);
     assert.doesNotMatch(polled.stderr, /HTTP 403|Forbidden/);
+  });
 
+  it('with the narrow role, node-attestor with the default -wait=watch falls back to polling after one refused watch', async () => {
     const fallbackDir = join(work, 'id-fallback');
     const fallback = await runCli([...cliAuth(), '-agent-name', 'narrow-default', '-id-dir', fallbackDir]);
     assert.equal(fallback.code, 0, fallback.stderr);

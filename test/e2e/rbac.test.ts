@@ -11,7 +11,8 @@
  * The narrow roles (k8s-configs/narrow/, k8s-configs/approver/narrow/: create + get) refuse that
  * watch with 403, `get` by exact name still works (what docs/security.md admits), and
  * node-attestor still obtains its identity: with -wait=poll without ever watching, and with the
- * default (watch) by falling back to polling after one refused watch.
+ * default (watch) by falling back to polling after one refused watch; and so does a real
+ * spire-agent (v1.13.3) with the k8s_csr agent plugin, with wait = "poll" and with the default.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -27,6 +28,7 @@ import { decodeIssuedChain } from '../../src/kube/wait-for-certificate.js';
 import { REPO_ROOT } from '../harness/bins.js';
 import type { UserCredential } from '../harness/cluster-pki.js';
 import { NODE_CLIENT_CREATE, startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { ourPlugin, startSpireAgent, startSpireServer, type SpireServer } from '../harness/spire.js';
 import {
   AGENT_SA,
   AGENT_USER,
@@ -40,6 +42,7 @@ import {
   writeToken,
 } from './support/approver-cluster.js';
 import { identityFiles, runCli } from './support/cli.js';
+import { DIST, agentData } from './support/spire-scenario.js';
 import { waitForNoAccess } from './support/rbac.js';
 
 const CONFIGS = join(REPO_ROOT, 'k8s-configs');
@@ -232,6 +235,55 @@ describe('bootstrap RBAC on a real control plane: what a watch grant reveals, an
     assert.equal(fallback.code, 0, fallback.stderr);
     assert.deepEqual(identityFiles(fallbackDir), ['id-doc.crt', 'id-doc.key']);
     assert.equal(fallback.stderr.match(/refused to watch the CSR \(HTTP 403\)/g)?.length, 1, fallback.stderr);
+  });
+
+  it('with the narrow role, a real spire-agent attests through the k8s_csr plugin: wait = "poll" never watches; the default falls back', async () => {
+    const server: SpireServer = await startSpireServer(join(work, 'spire-server'), {
+      nodeAttestors: ourPlugin(
+        'server',
+        'k8s_csr',
+        `clusters = { "test" = { ca_bundle_path = "${cp.pki.caCertPath}" } }`,
+        DIST,
+      ),
+    });
+    try {
+      for (const [node, lines] of [
+        ['spire-poll', ['wait = "poll"']],
+        ['spire-default', []],
+      ] as const) {
+        const dir = join(work, node);
+        const agent = startSpireAgent(dir, server, {
+          nodeAttestor: ourPlugin(
+            'agent',
+            'k8s_csr',
+            agentData(cp, bootstrap, node, join(dir, 'id'), { lines }),
+            DIST,
+          ),
+        });
+        try {
+          await agent.waitHealthy();
+          const listed = await server.agents();
+          assert.ok(
+            listed.some((a) => a.id.path === `/spire/agent/k8s_csr/test/${node}`),
+            JSON.stringify(listed.map((a) => a.id.path)),
+          );
+          // The plugin logs each request at debug level, which spire-agent (DEBUG) passes on.
+          const log = agent.log();
+          assert.match(log, new RegExp(`kubernetes request.*certificatesigningrequests/node-csr-${node}-`));
+          const refused = log.match(/refused to watch the CSR \(HTTP 403\)/g)?.length ?? 0;
+          if (lines.length > 0) {
+            assert.doesNotMatch(log, /kubernetes watch/);
+            assert.equal(refused, 0);
+          } else {
+            assert.equal(refused, 1, log);
+          }
+        } finally {
+          await agent.stop();
+        }
+      }
+    } finally {
+      await server.stop();
+    }
   });
 
   it("approver/narrow/30-agent-rbac.yml applied after the approver manifests: the agent pod token's watch is 403", async () => {

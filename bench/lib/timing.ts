@@ -62,3 +62,20 @@ export async function interleave(
   }
   return [as, bs];
 }
+
+/** Runs each of `fns` n times, round by round, rotating who goes first, so noise hits all alike. */
+export async function interleaveMany(
+  n: number,
+  fns: readonly (() => Promise<number>)[],
+): Promise<number[][]> {
+  const out = fns.map((): number[] => []);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < fns.length; k++) {
+      const j = (i + k) % fns.length;
+      const fn = fns[j];
+      if (fn === undefined) continue;
+      out[j]?.push(await fn());
+    }
+  }
+  return out;
+}

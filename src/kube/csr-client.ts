@@ -12,6 +12,7 @@ import {
   type WaitForCertificateOptions,
   type WaitTuning,
 } from './wait-for-certificate.js';
+import { DEFAULT_WAIT_MODE, type WaitMode } from './wait-mode.js';
 import { watchCsr, type CsrWatchEvent, type WatchCsrOptions } from './watch.js';
 
 export interface CsrClient {
@@ -35,6 +36,8 @@ export interface CsrClientOptions {
   readonly logger?: Logger;
   /** Retry and watch timing of waitForCertificate (tests shorten it). */
   readonly wait?: WaitTuning;
+  /** How waitForCertificate waits: watch (default) or poll (see wait-mode.ts). */
+  readonly waitMode?: WaitMode;
 }
 
 export function createCsrClient(access: KubeAccess, opts: CsrClientOptions = {}): CsrClient {
@@ -42,6 +45,9 @@ export function createCsrClient(access: KubeAccess, opts: CsrClientOptions = {})
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
+  // After one watch refused with 403 this client polls: roles rarely change, and each refused
+  // watch costs a request (and an audit entry). A new client (restart, Configure) tries again.
+  let mode = opts.waitMode ?? DEFAULT_WAIT_MODE;
   return {
     kube,
     createCsr: (req, signal) => createCsr(kube, req, signal),
@@ -50,7 +56,15 @@ export function createCsrClient(access: KubeAccess, opts: CsrClientOptions = {})
     watchCsr: (name, rv, wopts) => watchCsr(kube, name, rv, wopts),
     waitForCertificate: (name, rv, wopts) =>
       waitForCertificate(
-        { ...opts.wait, kube, ...(opts.logger === undefined ? {} : { logger: opts.logger }) },
+        {
+          ...opts.wait,
+          kube,
+          mode,
+          onWatchForbidden: () => {
+            mode = 'poll';
+          },
+          ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+        },
         name,
         rv,
         wopts,

@@ -1,26 +1,29 @@
 /**
  * Waits until a CSR is approved and signed, and returns the certificate chain. This is where the
- * 2018 prototype hung or lied, so every way out is explicit:
+ * 2018 prototype hung or lied, so every way out is explicit, whichever way it waits (wait-mode.ts:
+ * a watch on the one CSR, wait-watch.ts; or reading it by name, wait-poll.ts):
  *
- * - the watch starts at the create resourceVersion: an approval that landed before the watch
- *   connected is replayed, not missed;
- * - Denied / Failed / DELETED end the wait with ERR_CSR_DENIED / ERR_CSR_FAILED / ERR_CSR_DELETED;
+ * - Denied / Failed / deleted end the wait with ERR_CSR_DENIED / ERR_CSR_FAILED / ERR_CSR_DELETED;
  * - Approved without a certificate keeps waiting (the signer has not run yet);
- * - a watch that ends (server timeout, proxy) is resumed from the last resourceVersion seen;
- *   `410 Gone` (too old) re-reads the CSR, evaluates it (it may be done), and re-watches from it;
  * - network trouble and 5xx/429 are retried with backoff until the deadline;
  * - the deadline is ERR_TIMEOUT, saying how to approve by hand;
+ * - a watch refused with 403 falls back to polling, with one info line;
  * - only a non-empty, parseable PEM chain is ever returned.
  */
 import { AttestorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { abortError, sleep } from '../util/abort.js';
-import { csrCondition, getCsr, type CsrObject } from './csr-api.js';
+import { csrCondition, type CsrObject } from './csr-api.js';
 import type { KubeClient } from './http.js';
 import { isTransient, oneLine } from './kube-errors.js';
-import { watchCsr } from './watch.js';
+import { DEFAULT_WAIT_MODE, POLL_INITIAL_MS, POLL_MAX_MS, type WaitMode } from './wait-mode.js';
+import { pollForCertificate } from './wait-poll.js';
+import type { CertificateResult, WaitSession } from './wait-session.js';
+import { watchForCertificate } from './wait-watch.js';
 import { formatDuration } from '../util/duration.js';
 import { parsePemBundle } from '../x509/pem.js';
+
+export type { CertificateResult } from './wait-session.js';
 
 export interface CsrProgress {
   readonly phase: 'pending' | 'approved';
@@ -36,12 +39,6 @@ export interface WaitForCertificateOptions {
   readonly onProgress?: (p: CsrProgress) => void;
 }
 
-export interface CertificateResult {
-  /** The issued chain as PEM, leaf first, each block newline-terminated. */
-  readonly certificateChainPem: string;
-  readonly csr: CsrObject;
-}
-
 export interface WaitTuning {
   /** Longest single watch (server-side timeoutSeconds). Default 300. */
   readonly maxWatchSeconds?: number;
@@ -50,12 +47,19 @@ export interface WaitTuning {
   readonly maxBackoffMs?: number;
   /** A watch that ends sooner than this without any event counts as "ended immediately". */
   readonly quickEndMs?: number;
+  /** Polling steps (wait mode poll). Defaults 100 ms doubling to 2 s, jittered. */
+  readonly pollInitialMs?: number;
+  readonly pollMaxMs?: number;
   readonly now?: () => number;
 }
 
 export interface WaitDeps extends WaitTuning {
   readonly kube: KubeClient;
   readonly logger?: Logger;
+  /** Watch the CSR (default) or read it by name. */
+  readonly mode?: WaitMode;
+  /** Called when a watch was refused (403) and the wait fell back to polling. */
+  readonly onWatchForbidden?: () => void;
 }
 
 /** Decodes status.certificate (base64 of PEM) into a checked chain; ERR_KUBE_API when it is not one. */
@@ -101,9 +105,6 @@ function terminal(csr: CsrObject): void {
   }
 }
 
-const isGone = (err: unknown): boolean =>
-  err instanceof AttestorError && err.code === 'ERR_KUBE_API' && err.details.status === 410;
-
 export async function waitForCertificate(
   deps: WaitDeps,
   name: string,
@@ -112,18 +113,15 @@ export async function waitForCertificate(
 ): Promise<CertificateResult> {
   const now = deps.now ?? Date.now;
   const logger = (deps.logger ?? silentLogger).child({ csr: name });
-  const maxWatchSeconds = deps.maxWatchSeconds ?? 300;
+  const mode = deps.mode ?? DEFAULT_WAIT_MODE;
   const initialBackoff = deps.initialBackoffMs ?? 250;
   const maxBackoff = deps.maxBackoffMs ?? 5000;
-  const quickEndMs = deps.quickEndMs ?? 1000;
   const started = now();
   const userSignal = opts.signal;
 
-  let rv = fromResourceVersion;
   let phase: CsrProgress['phase'] | undefined;
   let lastError: AttestorError | undefined;
   let backoff = initialBackoff;
-  let resync = false;
 
   const report = (p: CsrProgress['phase']): void => {
     if (p === phase) return;
@@ -134,15 +132,6 @@ export async function waitForCertificate(
     } catch (err) {
       logger.debug('onProgress threw; ignored', { error: String(err) });
     }
-  };
-
-  /** Done (the result), terminal (throws), or still waiting (undefined). */
-  const evaluate = (csr: CsrObject): CertificateResult | undefined => {
-    terminal(csr);
-    if (csrCondition(csr, 'Approved') === undefined) return undefined;
-    if ((csr.status.certificate ?? '') !== '') return { certificateChainPem: decodeIssuedChain(csr), csr };
-    report('approved');
-    return undefined;
   };
 
   const timeoutError = (): AttestorError => {
@@ -165,8 +154,7 @@ export async function waitForCertificate(
 
   // One signal for everything below: the caller's, or our deadline.
   const ctl = new AbortController();
-  // A function, not a property read, so control-flow narrowing does not assume it stays false.
-  const isStopped = (): boolean => ctl.signal.aborted;
+  const isStopped = (): boolean => ctl.signal.aborted || now() >= opts.deadline;
   const stopped = (): AttestorError =>
     userSignal?.aborted === true ? abortError(userSignal, `waiting for CSR ${name}`) : timeoutError();
   const onUserAbort = (): void => {
@@ -181,115 +169,74 @@ export async function waitForCertificate(
     Math.max(0, opts.deadline - now()),
   );
 
-  const pause = async (): Promise<void> => {
+  const sleepMs = async (ms: number): Promise<void> => {
     try {
-      await sleep(Math.min(backoff, Math.max(0, opts.deadline - now())), ctl.signal, 'wait');
+      await sleep(Math.min(ms, Math.max(0, opts.deadline - now())), ctl.signal, 'wait');
     } catch {
       throw stopped();
     }
+  };
+  const backOff = async (): Promise<void> => {
+    await sleepMs(backoff);
     backoff = Math.min(backoff * 2, maxBackoff);
   };
 
+  const session: WaitSession = {
+    name,
+    kube: deps.kube,
+    logger,
+    signal: ctl.signal,
+    deadline: opts.deadline,
+    now,
+    isStopped,
+    stopped,
+    evaluate: (csr) => {
+      terminal(csr);
+      if (csrCondition(csr, 'Approved') === undefined) return undefined;
+      if ((csr.status.certificate ?? '') !== '') return { certificateChainPem: decodeIssuedChain(csr), csr };
+      report('approved');
+      return undefined;
+    },
+    sleep: sleepMs,
+    backOff,
+    retryAfter: async (err) => {
+      if (isStopped()) throw stopped();
+      if (!isTransient(err)) throw err;
+      lastError = err as AttestorError;
+      logger.debug('transient error while waiting; retrying', {
+        error: lastError.message,
+        backoffMs: backoff,
+      });
+      await backOff();
+    },
+    recovered: () => {
+      lastError = undefined;
+      backoff = initialBackoff;
+    },
+  };
+  const poll = (): Promise<CertificateResult> =>
+    pollForCertificate(session, {
+      initialMs: deps.pollInitialMs ?? POLL_INITIAL_MS,
+      maxMs: deps.pollMaxMs ?? POLL_MAX_MS,
+    });
+
   report('pending');
   try {
-    for (;;) {
-      if (isStopped() || now() >= opts.deadline) throw stopped();
-      try {
-        if (resync) {
-          let csr: CsrObject;
-          try {
-            csr = await getCsr(deps.kube, name, ctl.signal);
-          } catch (err) {
-            if (err instanceof AttestorError && err.details.status === 404)
-              throw new AttestorError(
-                'ERR_CSR_DELETED',
-                `CSR ${name} was deleted while waiting for its certificate`,
-                {
-                  details: { csrName: name },
-                },
-              );
-            throw err;
-          }
-          const done = evaluate(csr);
-          if (done !== undefined) return done;
-          rv = csr.metadata.resourceVersion;
-          resync = false;
-          logger.debug('re-read the CSR after 410 Gone', { resourceVersion: rv });
-        }
-
-        const watchStarted = now();
-        let events = 0;
-        const timeoutSeconds = Math.min(
-          maxWatchSeconds,
-          Math.max(1, Math.ceil((opts.deadline - now()) / 1000)),
-        );
-        logger.debug('watching', { resourceVersion: rv, timeoutSeconds });
-        stream: for await (const ev of watchCsr(deps.kube, name, rv, {
-          timeoutSeconds,
-          signal: ctl.signal,
-        })) {
-          events++;
-          switch (ev.type) {
-            case 'ADDED':
-            case 'MODIFIED': {
-              // The field selector should make this impossible; never act on another CSR.
-              if (ev.csr.metadata.name !== name) continue;
-              rv = ev.csr.metadata.resourceVersion;
-              const done = evaluate(ev.csr);
-              if (done !== undefined) return done;
-              lastError = undefined;
-              break;
-            }
-            case 'BOOKMARK':
-              rv = ev.resourceVersion;
-              break;
-            case 'DELETED':
-              if (ev.csr.metadata.name !== name) continue;
-              throw new AttestorError(
-                'ERR_CSR_DELETED',
-                `CSR ${name} was deleted while waiting for its certificate`,
-                {
-                  details: { csrName: name },
-                },
-              );
-            case 'ERROR': {
-              const st = ev.status;
-              if (st.code === 410 || st.reason === 'Expired' || st.reason === 'Gone') {
-                logger.debug('watch resourceVersion too old (410); re-reading', { resourceVersion: rv });
-                resync = true;
-                break stream;
-              }
-              throw new AttestorError(
-                'ERR_KUBE_API',
-                `watch of CSR ${name} failed: ${st.code ?? '?'} ${oneLine([st.reason, st.message].filter((s) => s !== undefined && s !== '').join(': '))}`.trim(),
-                { details: { csrName: name, ...(st.code === undefined ? {} : { status: st.code }) } },
-              );
-            }
-          }
-        }
-        if (resync) continue;
-        // The stream ended (timeoutSeconds, a proxy, a restart): resume from where we were.
-        if (events === 0 && now() - watchStarted < quickEndMs) {
-          logger.debug('watch ended immediately; backing off', { backoffMs: backoff });
-          await pause();
-        } else {
-          backoff = initialBackoff;
-        }
-      } catch (err) {
-        if (isStopped()) throw stopped();
-        if (isGone(err)) {
-          resync = true;
-          continue;
-        }
-        if (!isTransient(err)) throw err;
-        lastError = err as AttestorError;
-        logger.debug('transient error while waiting; retrying', {
-          error: lastError.message,
-          backoffMs: backoff,
-        });
-        await pause();
-      }
-    }
+    if (mode === 'poll') return await poll();
+    const watched = await watchForCertificate(session, fromResourceVersion, {
+      maxWatchSeconds: deps.maxWatchSeconds ?? 300,
+      quickEndMs: deps.quickEndMs ?? 1000,
+    });
+    if (!('forbidden' in watched)) return watched;
+    // The narrow role (create + get) grants no watch. Polling needs only get, which the role
+    // must grant anyway, so nothing is widened: the node keeps working while its operator
+    // tightens RBAC, and wait mode poll skips this refused request.
+    logger.info(
+      'the Kubernetes API server refused to watch the CSR (HTTP 403); waiting by reading it by name instead (set the wait mode to poll to skip the watch)',
+      { error: watched.forbidden.message },
+    );
+    deps.onWatchForbidden?.();
+    return await poll();
   } finally {
     clearTimeout(deadlineTimer);
     userSignal?.removeEventListener('abort', onUserAbort);

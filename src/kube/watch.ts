@@ -1,7 +1,8 @@
 /**
- * A watch on exactly one CSR (fieldSelector metadata.name=<name>), so the requester needs no
- * cluster-wide list/watch and sees no other node's requests, starting at a resourceVersion so
- * changes made before the watch connected are replayed rather than missed.
+ * A watch on exactly one CSR (fieldSelector metadata.name=<name>), so only that CSR's events
+ * arrive, starting at a resourceVersion so changes made before the watch connected are replayed
+ * rather than missed. The selector is the client's choice, not an RBAC limit: a role that grants
+ * this watch lets the credential watch every CSR (docs/security.md; wait mode poll needs none).
  */
 import { AttestorError } from '../errors.js';
 import { CSR_API_PATH, parseCsrObject, type CsrObject } from './csr-api.js';

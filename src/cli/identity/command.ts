@@ -25,7 +25,7 @@ async function run(o: CliOptions, io: CliIo): Promise<number> {
   const access = await resolveKubeAccess(o);
   for (const w of access.warnings) logger.warn(w);
   logger.debug(`Kubernetes API: ${access.description}`);
-  const csrClient = createCsrClient(access, { logger });
+  const csrClient = createCsrClient(access, { logger, waitMode: o.wait });
   const progress = createProgressReporter(
     logger,
     o.logFormat === 'text' ? { isTTY: io.stderrIsTTY, write: io.stderr } : undefined,

@@ -10,6 +10,13 @@ import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../kit/log-flags.js';
 import { formatDuration } from '../../util/duration.js';
 import { durationFlag, nonEmpty, oneOf, parseFlags, usage, type FlagSpec } from '../kit/flag-kit.js';
 import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from '../kit/kube-flags.js';
+import {
+  DEFAULT_WAIT_MODE,
+  POLL_INITIAL_MS,
+  POLL_MAX_MS,
+  WAIT_MODES,
+  type WaitMode,
+} from '../../kube/wait-mode.js';
 
 export const DEFAULT_ID_DIR = '/tmp/spire-agent-id';
 export const DEFAULT_EXPIRATION_MS = 3_600_000;
@@ -30,6 +37,8 @@ export interface CliOptions extends KubeFlags, LogFlags {
   readonly timeoutMs: number;
   readonly renewBeforeMs?: number;
   readonly force: boolean;
+  /** How to wait for the certificate: watch the CSR, or read it by name (the narrow role). */
+  readonly wait: WaitMode;
   readonly output: 'text' | 'json';
 }
 
@@ -44,6 +53,14 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
   ...kubeFlagSpecs(
     'client certificate of the user that creates the CSR (e.g. keys/node-attestor/spire-agent.crt)',
   ),
+  {
+    name: 'wait',
+    type: 'string',
+    arg: 'mode',
+    group: 'Kubernetes access',
+    help: `how to wait for approval: watch (the role needs watch on CSRs, which lets it read every CSR) or poll (read the CSR by name every ${formatDuration(POLL_INITIAL_MS)} rising to ${formatDuration(POLL_MAX_MS)}; needs only create and get: k8s-configs/narrow/). A refused watch (403) falls back to poll`,
+    shownDefault: DEFAULT_WAIT_MODE,
+  },
   {
     name: 'agent-name',
     type: 'string',
@@ -144,6 +161,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       expirationMs,
       timeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_TIMEOUT_MS, { max: MAX_TIMEOUT_MS }),
       force: f.bool('force', false),
+      wait: oneOf(s('wait'), 'wait', WAIT_MODES, DEFAULT_WAIT_MODE),
       output: oneOf(s('output'), 'output', ['text', 'json'] as const, 'text'),
       ...logFlagsFrom(f),
     },

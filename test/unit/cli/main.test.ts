@@ -111,6 +111,46 @@ describe('node-attestor main', () => {
     assert.deepEqual([e.status, e.code, e.exitCode], ['error', 'ERR_USAGE', 2]);
   });
 
+  it('-wait poll issues an identity where the role grants only create and get, never watching', async () => {
+    const narrow = await startFakeApiServer({
+      autoApprove: 'approve-and-sign',
+      authorize: ({ verb }) => verb === 'create' || verb === 'get',
+    });
+    try {
+      const f = await narrow.writeClientFiles(join(dir, 'narrow'));
+      const polled = await cli([
+        ...auth(f, narrow),
+        '-agent-name',
+        'polled',
+        '-id-dir',
+        join(dir, 'id-poll'),
+        '-wait',
+        'poll',
+      ]);
+      assert.equal(polled.code, 0, polled.stderr);
+      assert.match(polled.stdout, /^issued an identity for node polled /);
+      assert.equal(narrow.requests.filter((r) => r.query.watch !== undefined).length, 0);
+      assert.doesNotMatch(polled.stderr, /HTTP 403/);
+      // The default (watch) is refused, falls back with one info line, and still succeeds.
+      const fallback = await cli([
+        ...auth(f, narrow),
+        '-agent-name',
+        'fallback',
+        '-id-dir',
+        join(dir, 'id-fallback'),
+      ]);
+      assert.equal(fallback.code, 0, fallback.stderr);
+      assert.equal(
+        fallback.stderr.match(/refused to watch the CSR \(HTTP 403\)/g)?.length,
+        1,
+        fallback.stderr,
+      );
+      assert.equal(narrow.requests.filter((r) => r.query.watch !== undefined).length, 1);
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it('a usage error is one line on stderr that points to -help', async () => {
     const r = await cli(['-bogus']);
     assert.equal(r.code, 2);

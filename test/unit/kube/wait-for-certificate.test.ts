@@ -383,7 +383,7 @@ describe('waitForCertificate', () => {
     });
   });
 
-  it('does not retry a 403 on the watch: ERR_KUBE_FORBIDDEN at once', async () => {
+  it('does not retry a 403 on the watch: falls back to reading the CSR, and a 403 there is ERR_KUBE_FORBIDDEN at once', async () => {
     await withSetup(
       async (s) => {
         const csr = await createNodeCsr(s.client);
@@ -393,11 +393,15 @@ describe('waitForCertificate', () => {
           }),
           (err: unknown) =>
             isAttestorError(err, 'ERR_KUBE_FORBIDDEN') &&
-            err.message.includes('User "spire-agent" cannot watch'),
+            err.message.includes(`User "spire-agent" cannot get`),
         );
         assert.equal(watchRequests(s).length, 1);
+        assert.equal(
+          s.api.requests.filter((r) => r.method === 'GET' && r.query.watch === undefined).length,
+          1,
+        );
       },
-      { authorize: ({ verb }) => verb !== 'watch' },
+      { authorize: ({ verb }) => verb === 'create' },
     );
   });
 

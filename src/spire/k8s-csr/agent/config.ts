@@ -10,6 +10,7 @@ import { defaultNodeName, nodeNameProblem } from '../../../csr/profile.js';
 import type { KubeAccessOptions } from '../../../kube/access.js';
 import { ConfigReader } from '../../host/index.js';
 import { definedOnly } from '../../../util/defined.js';
+import { DEFAULT_WAIT_MODE, WAIT_MODES, isWaitMode, type WaitMode } from '../../../kube/wait-mode.js';
 
 /**
  * Not the CLI's /tmp default: a world-writable parent invites squatting, and SPIRE does not tell
@@ -36,6 +37,8 @@ export interface AgentConfig {
   readonly expirationMs: number;
   readonly approvalTimeoutMs: number;
   readonly renewBeforeMs?: number;
+  /** How to wait for the certificate: watch the CSR, or read it by name (the narrow role). */
+  readonly waitMode: WaitMode;
 }
 
 const configError = (message: string, key: string): AttestorError =>
@@ -119,6 +122,12 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
   if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
     throw configError('renew_before must be shorter than expiration', 'renew_before');
   const identityDir = optionalString('identity_dir') ?? DEFAULT_IDENTITY_DIR;
+  const waitMode = r.optionalString('wait') ?? DEFAULT_WAIT_MODE;
+  if (!isWaitMode(waitMode))
+    throw configError(
+      `invalid plugin configuration: wait: must be one of ${WAIT_MODES.map((m) => JSON.stringify(m)).join(', ')}, got ${JSON.stringify(waitMode)}`,
+      'wait',
+    );
   r.done();
 
   return {
@@ -133,5 +142,6 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
     expirationMs,
     approvalTimeoutMs,
     ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+    waitMode,
   };
 }

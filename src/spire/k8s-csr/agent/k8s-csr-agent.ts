@@ -39,8 +39,9 @@ async function load(input: ConfigureInput, env: NodeJS.ProcessEnv, logger: Logge
     node: config.nodeName,
     identity_dir: config.identityDir,
     kubernetes: access.description,
+    wait: config.waitMode,
   });
-  return { config, csrClient: createCsrClient(access, { logger }) };
+  return { config, csrClient: createCsrClient(access, { logger, waitMode: config.waitMode }) };
 }
 
 export function createK8sCsrAgent(logger: Logger, env: NodeJS.ProcessEnv = process.env): AgentNodeAttestor {

@@ -30,6 +30,13 @@ describe('parseCommandLine', () => {
     assert.equal(o.force, false);
     assert.equal(o.output, 'text');
     assert.equal(o.inCluster, false);
+    assert.equal(o.wait, 'watch');
+  });
+
+  it('takes -wait watch or poll, in both styles', () => {
+    assert.equal(run(['-wait', 'poll']).wait, 'poll');
+    assert.equal(run(['--wait=poll']).wait, 'poll');
+    assert.equal(run(['-wait=watch']).wait, 'watch');
   });
 
   it("takes the tutorial's exact command line", () => {
@@ -119,6 +126,10 @@ describe('parseCommandLine', () => {
       /-renew-before \(2h0m0s\) must be shorter than -expiration \(1h0m0s\)/,
     );
     usageError(['-output', 'yaml'], /-output must be one of text, json/);
+    usageError(['-wait', 'list'], /^-wait must be one of watch, poll, got "list"$/);
+    usageError(['-wait', 'POLL'], /-wait must be one of watch, poll, got "POLL"/);
+    usageError(['-wait='], /-wait/);
+    usageError(['-wait'], /-wait/);
     usageError(['-log-level', 'loud'], /-log-level must be one of/);
     usageError(['-client-cert', 'c'], /-client-cert needs -client-key/);
     usageError(['-client-key', 'k'], /-client-key needs -client-cert/);

@@ -48,6 +48,7 @@ describe('k8s_csr agent configuration', () => {
         keyType: 'ecdsa-p256',
         expirationMs: DEFAULT_EXPIRATION_MS,
         approvalTimeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS,
+        waitMode: 'watch',
       });
       assert.equal(DEFAULT_IDENTITY_DIR, '/var/lib/spire/agent/k8s_csr');
       assert.equal(DEFAULT_EXPIRATION_MS, 3_600_000);
@@ -72,6 +73,7 @@ describe('k8s_csr agent configuration', () => {
           'approval_timeout = "90s"',
           'renew_before = "30m"',
           'identity_dir = "/var/lib/spire/id"',
+          'wait = "poll"',
         ].join('\n'),
       );
       assert.deepEqual(c, {
@@ -92,6 +94,7 @@ describe('k8s_csr agent configuration', () => {
         expirationMs: 7_200_000,
         approvalTimeoutMs: 90_000,
         renewBeforeMs: 1_800_000,
+        waitMode: 'poll',
       });
     });
 
@@ -180,6 +183,7 @@ describe('k8s_csr agent configuration', () => {
         'key_type',
         'identity_dir',
         'agent_name_env',
+        'wait',
       ])
         refuses(hcl(`${key} = 5`), key, /expected a string, got the number 5/);
       refuses('cluster = "a"\nagent_name = 7', 'agent_name', /expected a string/);
@@ -335,6 +339,23 @@ describe('k8s_csr agent configuration', () => {
       refuses(hcl('expiration = "2h"', 'renew_before = "3h"'), 'renew_before', /shorter than expiration/);
       refuses(hcl('renew_before = "-5m"'), 'renew_before', /must be at least 0s/);
       refuses(hcl('renew_before = "later"'), 'renew_before', /expected a duration string/);
+    });
+  });
+
+  describe('wait', () => {
+    it('is "watch" (the default) or "poll"; anything else is refused, listing both', () => {
+      assert.equal(parse(hcl()).waitMode, 'watch');
+      assert.equal(parse(hcl('wait = "watch"')).waitMode, 'watch');
+      assert.equal(parse(hcl('wait = "poll"')).waitMode, 'poll');
+      assert.equal(parse(JSON.stringify({ cluster: 'a', agent_name: 'n', wait: 'poll' })).waitMode, 'poll');
+      refuses(
+        hcl('wait = "list"'),
+        'wait',
+        /^invalid plugin configuration: wait: must be one of "watch", "poll", got "list"$/,
+      );
+      refuses(hcl('wait = "Poll"'), 'wait', /got "Poll"/);
+      refuses(hcl('wait = ""'), 'wait', /must be one of "watch", "poll", got ""/);
+      refuses(hcl('wait = true'), 'wait', /expected a string, got the boolean true/);
     });
   });
 

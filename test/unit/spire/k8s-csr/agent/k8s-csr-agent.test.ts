@@ -162,6 +162,10 @@ describe('k8s_csr agent plugin process under a fake SPIRE host', () => {
       host.configure(TD, hcl({ idDir: fresh('id'), extra: ['agent_nme = "x"'] })),
       grpcCode(status.INVALID_ARGUMENT, /unknown key "agent_nme"/),
     );
+    await assert.rejects(
+      host.configure(TD, hcl({ idDir: fresh('id'), extra: ['wait = "list"'] })),
+      grpcCode(status.INVALID_ARGUMENT, /wait: must be one of "watch", "poll", got "list"/),
+    );
     // Nothing was applied.
     await assert.rejects(host.aidAttestation(), grpcCode(status.FAILED_PRECONDITION));
     assert.equal(csrPosts(api), 0);
@@ -310,6 +314,34 @@ describe('k8s_csr agent plugin process under a fake SPIRE host', () => {
     );
     assert.equal(csrPosts(api), before);
     assert.deepEqual(readdirSync(real), []);
+  });
+
+  it('with wait = "poll" gets its certificate where the role grants only create and get (no watch)', async () => {
+    const narrow = await startFakeApiServer({
+      autoApprove: 'approve-and-sign',
+      authorize: ({ verb }) => verb === 'create' || verb === 'get',
+    });
+    try {
+      const narrowFiles = await narrow.writeClientFiles(join(dir, 'narrow-cred'), 'spire-agent');
+      await host.configure(
+        TD,
+        hcl({
+          idDir: fresh('id'),
+          api: narrow,
+          files: narrowFiles,
+          node: 'node-p',
+          extra: ['wait = "poll"'],
+        }),
+      );
+      const r = await attest();
+      assert.match(r.leaf.subject, /CN=system:node:node-p/);
+      assert.equal(narrow.requests.filter((q) => q.query.watch !== undefined).length, 0);
+      assert.ok(
+        narrow.requests.some((q) => q.method === 'GET' && q.path.startsWith(`${CSR_PATH}/node-csr-node-p-`)),
+      );
+    } finally {
+      await narrow.close();
+    }
   });
 
   it('keeps serving after all that: back on the first identity, reused', async () => {

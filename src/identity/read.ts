@@ -12,6 +12,7 @@ import type { Rdn } from '../csr/cert-fields.js';
 import { keyMatchesCertificate, keyTypeOf } from '../csr/keys.js';
 import type { KeyType } from '../csr/keys.js';
 import { nodeNameFromSubject } from '../csr/profile.js';
+import { pemTooLarge, sizeProblemText } from '../x509/pem.js';
 import { parseCertificateChain } from './chain.js';
 import { currentGeneration, lstatIfExists } from './fs-ops.js';
 import { errnoCode, io } from './io-error.js';
@@ -108,6 +109,9 @@ export function parseIdentity(
   keyPem: string,
   chainPem: string,
 ): StoredIdentity | BrokenIdentity {
+  // OpenSSL reads the key itself; the size limit of every PEM input still comes first.
+  const keyTooLarge = pemTooLarge(keyPem);
+  if (keyTooLarge !== undefined) return broken(paths, `${paths.keyPath} ${sizeProblemText(keyTooLarge)}`);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);

@@ -11,6 +11,7 @@ import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../cli/log-flags.js';
 import { formatDuration } from '../util/duration.js';
 import { durationFlag, nonEmpty, parseFlags, usage, type FlagSpec } from '../cli/flag-kit.js';
 import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from '../cli/kube-flags.js';
+import { MAX_EXPIRATION_MS, MIN_EXPIRATION_MS } from '../cli/options.js';
 import { parseListenAddress } from './health-server.js';
 
 /** The Kubernetes-access fields are KubeAccessOptions', so the options go to resolveKubeAccess as they are. */
@@ -18,6 +19,7 @@ export interface ApproverOptions extends KubeFlags, LogFlags {
   readonly allowRequesters: readonly string[];
   readonly allowNodeBoundTokens: boolean;
   readonly podLookup: boolean;
+  readonly maxExpirationMs: number;
   readonly workers: number;
   readonly recordEvents: boolean;
   readonly leaderElect: boolean;
@@ -38,6 +40,12 @@ export type ApproverFlag = FlagSpec<Group>;
 
 export const DEFAULTS = {
   workers: 2,
+  /**
+   * 4h: four times the 1h our CLI and agent plugin request by default (room for operators who
+   * raise it), while a credential obtained with a briefly held token dies within hours, not the
+   * signer's year.
+   */
+  maxExpirationMs: 4 * 3_600_000,
   leaseName: 'node-attestor-approver',
   leaseNamespace: 'spire',
   leaseDurationMs: 15_000,
@@ -69,6 +77,14 @@ export const APPROVER_FLAGS: readonly ApproverFlag[] = [
     group: 'Approval',
     help: "when spec.extra has no node-name, find the node through the token's bound Pod (pod-name, pod-uid); needs get on pods",
     shownDefault: 'true',
+  },
+  {
+    name: 'max-expiration',
+    type: 'string',
+    arg: 'duration',
+    group: 'Approval',
+    help: 'longest certificate lifetime approved (spec.expirationSeconds, at least 10m); a CSR without expirationSeconds or asking for more is denied (NoExpiration, ExpirationTooLong)',
+    shownDefault: formatDuration(DEFAULTS.maxExpirationMs),
   },
   {
     name: 'record-events',
@@ -184,6 +200,11 @@ export function parseApproverCommandLine(argv: readonly string[]): ApproverComma
       '-workers',
     );
 
+  const maxExpirationMs = durationFlag(s('max-expiration'), 'max-expiration', DEFAULTS.maxExpirationMs, {
+    min: MIN_EXPIRATION_MS,
+    max: MAX_EXPIRATION_MS,
+  });
+
   const leaseName = nonEmpty(s('lease-name'), 'lease-name') ?? DEFAULTS.leaseName;
   const leaseNameProblem = nodeNameProblem(leaseName);
   if (leaseNameProblem !== undefined)
@@ -237,6 +258,7 @@ export function parseApproverCommandLine(argv: readonly string[]): ApproverComma
       allowRequesters,
       allowNodeBoundTokens: b('allow-node-bound-tokens', false),
       podLookup: b('pod-lookup', true),
+      maxExpirationMs,
       workers,
       recordEvents: b('record-events', true),
       leaderElect: b('leader-elect', true),

@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- <name> ...]: runs the benchmarks (all by default), prints one table with each
  * figure beside its baseline from the same run, and writes JSON + Markdown to bench/results/.
- * Names: control-plane, cold-start, identity, server, scale, spire.
+ * Names: control-plane, cold-start, identity, server, scale, spire, approver, pem.
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { coldStart } from './cold-start.js';
 import { controlPlane } from './control-plane.js';
 import { identityRoundTrip } from './identity-roundtrip.js';
 import { markdown, writeResults, type Row } from './lib/report.js';
+import { hostilePem } from './pem.js';
 import { scale } from './scale.js';
 import { serverAttest } from './server-attest.js';
 import { spireAttest } from './spire-attest.js';
@@ -23,6 +24,7 @@ const all: Record<string, () => Promise<Row[]>> = {
   scale: () => scale(),
   spire: () => spireAttest(5),
   approver: () => approverLatency(200),
+  pem: () => hostilePem(15),
 };
 
 const wanted = process.argv.slice(2);

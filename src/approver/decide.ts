@@ -2,13 +2,15 @@
  * The approver's decision for one CSR it owns: approve exactly when the request is a node client
  * request AND the node its CN names is the node the requester's token is bound to (from
  * spec.extra, or through the bound Pod) AND that Node exists (with the UID the token recorded,
- * when it recorded one). Everything else is denied with a reason `kubectl describe csr` shows.
+ * when it recorded one) AND it asks for a lifetime (spec.expirationSeconds) of at most the
+ * configured maximum. Everything else is denied with a reason `kubectl describe csr` shows.
  *
  * Lookup failures (403, 5xx, unreachable) are thrown, never turned into a denial: a transient
  * outage must not deny a legitimate node.
  */
 import type { CsrObject } from '../kube/csr-api.js';
 import { NODE_CLIENT_SIGNER } from '../csr/profile.js';
+import { formatDuration } from '../util/duration.js';
 import type { Lookups } from './lookups.js';
 import { inspectNodeClientRequest } from './node-request.js';
 import { EXTRA, requesterBinding, type RequesterBinding } from './requester.js';
@@ -17,6 +19,8 @@ export const APPROVE_REASON = 'NodeBindingVerified';
 
 export const DENY_REASONS = [
   'NotNodeClientRequest',
+  'NoExpiration',
+  'ExpirationTooLong',
   'NoNodeBinding',
   'NoPodBinding',
   'PodNotFound',
@@ -65,10 +69,33 @@ export interface DecideOptions {
   readonly allowNodeBoundTokens: boolean;
   /** When spec.extra has no node-name, find the node through the bound Pod (pod-name/pod-uid). */
   readonly podLookup: boolean;
+  /** Longest spec.expirationSeconds approved, in ms (-max-expiration). */
+  readonly maxExpirationMs: number;
   readonly signal?: AbortSignal;
 }
 
 const deny = (reason: DenyReason, message: string): Decision => ({ kind: 'deny', reason, message });
+
+/**
+ * A lifetime is part of what is approved: without spec.expirationSeconds the signer issues its
+ * maximum (a year by default), so a token held briefly would yield a kubelet credential that
+ * outlives the pod, the token and the node.
+ */
+function expirationDenial(csr: CsrObject, maxMs: number): Decision | undefined {
+  const seconds = csr.spec.expirationSeconds;
+  const limit = `the limit is ${formatDuration(maxMs)} (-max-expiration)`;
+  if (seconds === undefined)
+    return deny(
+      'NoExpiration',
+      `spec.expirationSeconds is not set, so the signer would issue its maximum lifetime; ${limit}`,
+    );
+  if (seconds * 1000 > maxMs)
+    return deny(
+      'ExpirationTooLong',
+      `spec.expirationSeconds is ${seconds} (${formatDuration(seconds * 1000)}); ${limit}`,
+    );
+  return undefined;
+}
 
 type BoundNode =
   | { readonly ok: true; readonly nodeName: string; readonly nodeUid?: string; readonly via: string }
@@ -137,6 +164,8 @@ export async function decide(csr: CsrObject, o: DecideOptions): Promise<Decision
   const request = inspectNodeClientRequest(csr);
   if (!request.ok) return deny('NotNodeClientRequest', `not a node client request: ${request.problem}`);
   const cn = request.nodeName;
+  const expiration = expirationDenial(csr, o.maxExpirationMs);
+  if (expiration !== undefined) return expiration;
 
   const binding = requesterBinding(csr);
   if (!binding.ok) return deny('NoNodeBinding', binding.problem);

@@ -12,6 +12,7 @@ import { NODE_CLIENT_SIGNER, nodeNameFromSubject, nodeNameProblem } from '../csr
 import type { CsrObject } from '../kube/csr-api.js';
 import { decodeStdBase64 } from '../util/base64.js';
 import { DerError, TAG, childrenOf, decodeOid, expectTag, parseDer } from '../x509/der.js';
+import { formatLimit, MAX_CSR_REQUEST_BYTES } from '../x509/limits.js';
 import { readPemBlocks } from '../x509/pem.js';
 
 /** PKCS#9 extensionRequest: the one attribute a request without extensions may still carry (empty). */
@@ -35,11 +36,18 @@ function usagesProblem(usages: readonly string[]): string | undefined {
   return `usages ${JSON.stringify(usages)} are not {digital signature, client auth} (+ key encipherment)`;
 }
 
-/** The DER of the one `CERTIFICATE REQUEST` PEM block that spec.request (base64 of PEM text) must hold. */
+/**
+ * The DER of the one `CERTIFICATE REQUEST` PEM block that spec.request (base64 of PEM text) must
+ * hold. The size comes first: the API server accepts objects of ~1.5 MB, and nothing of that
+ * size can be a kubelet's request.
+ */
 function requestDer(request: string): Buffer | string {
+  const size = Buffer.byteLength(request, 'utf8');
+  if (size > MAX_CSR_REQUEST_BYTES)
+    return `spec.request is ${size} bytes; the limit is ${formatLimit(MAX_CSR_REQUEST_BYTES)} (a node client request is under 3 KiB)`;
   const pemBytes = decodeStdBase64(request);
   if (pemBytes === undefined || pemBytes.length === 0) return 'spec.request is not base64';
-  const blocks = readPemBlocks(pemBytes.toString('utf8'));
+  const blocks = readPemBlocks(pemBytes);
   if (!blocks.ok || blocks.value.length !== 1 || blocks.value[0]?.label !== 'CERTIFICATE REQUEST')
     return 'spec.request is not exactly one PEM CERTIFICATE REQUEST block';
   const der = decodeStdBase64(blocks.value[0].body.replace(/\s+/g, ''));

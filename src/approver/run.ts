@@ -87,6 +87,7 @@ export async function runApprover(o: ApproverSettings, d: RunApproverDeps): Prom
       lookups: kubeLookups(kube),
       allowNodeBoundTokens: o.allowNodeBoundTokens,
       podLookup: o.podLookup,
+      maxExpirationMs: o.maxExpirationMs,
     },
     workers: o.workers,
     isLeader,

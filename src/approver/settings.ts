@@ -9,6 +9,8 @@ export interface ApproverSettings extends KubeAccessOptions {
   readonly allowRequesters: readonly string[];
   readonly allowNodeBoundTokens: boolean;
   readonly podLookup: boolean;
+  /** Deny node-client CSRs without spec.expirationSeconds or asking for longer than this. */
+  readonly maxExpirationMs: number;
   readonly workers: number;
   readonly recordEvents: boolean;
   readonly leaderElect: boolean;
@@ -20,3 +22,20 @@ export interface ApproverSettings extends KubeAccessOptions {
   readonly retryPeriodMs: number;
   readonly httpAddress: string;
 }
+
+/** The defaults of the settings that have one (the approver subcommand's --help shows them). */
+export const APPROVER_DEFAULTS = {
+  workers: 2,
+  /**
+   * 4h: four times the 1h our CLI and agent plugin request by default (room for operators who
+   * raise it), while a credential obtained with a briefly held token dies within hours, not the
+   * signer's year.
+   */
+  maxExpirationMs: 4 * 3_600_000,
+  leaseName: 'node-attestor-approver',
+  leaseNamespace: 'spire',
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+  httpAddress: ':8080',
+} as const;

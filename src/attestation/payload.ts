@@ -8,6 +8,7 @@ import { AttestorError } from '../errors.js';
 import { decodeStdBase64, encodeStdBase64, maxBase64Length } from '../util/base64.js';
 import { checkKeys, jsonTypeName, own, parseJsonObject } from './internal/json.js';
 import { quote } from './internal/text.js';
+import { MAX_CERTIFICATE_DER_BYTES } from '../x509/limits.js';
 import { clusterNameProblem } from './spiffe-id.js';
 
 export interface AttestationPayload {
@@ -31,7 +32,7 @@ export const DEFAULT_MAX_INTERMEDIATES = 4;
 export const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = Object.freeze({
   maxBytes: 64 * 1024,
   maxIntermediates: DEFAULT_MAX_INTERMEDIATES,
-  maxCertificateBytes: 16 * 1024,
+  maxCertificateBytes: MAX_CERTIFICATE_DER_BYTES,
 });
 
 /** Encodes the payload the agent sends; key order and base64 flavour match Go's json.Marshal. */

@@ -5,11 +5,16 @@
  * reported rather than skipped. The reading is src/x509/pem.ts's; the wording is ours.
  */
 import { AttestorError } from '../errors.js';
-import { decodeStrictPemCertificates, type StrictChainProblem } from '../x509/pem.js';
+import {
+  decodeStrictPemCertificates,
+  sizeProblemText,
+  type PemInput,
+  type StrictChainProblem,
+} from '../x509/pem.js';
 import { quote } from './internal/text.js';
 
 /** The DER of each CERTIFICATE block, in order; `what` names the input in ERR_INPUT messages. */
-export function parsePemCertificates(pem: string, what: string): Buffer[] {
+export function parsePemCertificates(pem: PemInput, what: string): Buffer[] {
   const r = decodeStrictPemCertificates(pem);
   if (!r.ok) throw new AttestorError('ERR_INPUT', `${what} ${problemText(r.problem)}`);
   return r.value;
@@ -29,5 +34,8 @@ function problemText(p: StrictChainProblem): string {
       return `block ${p.block} is not valid base64`;
     case 'no-certificate':
       return 'has no PEM CERTIFICATE block';
+    case 'too-large':
+    case 'certificate-too-large':
+      return sizeProblemText(p);
   }
 }

@@ -4,13 +4,13 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AttestorError } from '../errors.js';
-import { parsePemChain, type ChainProblem } from '../x509/pem.js';
+import { parsePemChain, sizeProblemText, type ChainProblem, type PemInput } from '../x509/pem.js';
 
 /**
  * Every block must be a CERTIFICATE that OpenSSL parses; the first is the leaf. Text outside the
  * blocks is ignored, as PEM allows. Throws ERR_INPUT saying what is wrong.
  */
-export function parseCertificateChain(pem: string): [X509Certificate, ...X509Certificate[]] {
+export function parseCertificateChain(pem: PemInput): [X509Certificate, ...X509Certificate[]] {
   const r = parsePemChain(pem);
   if (!r.ok) throw chainError(r.problem);
   const [leaf, ...rest] = r.value.map((c) => c.cert);
@@ -37,5 +37,8 @@ function chainError(p: ChainProblem): AttestorError {
         'ERR_INPUT',
         `PEM block ${p.block} begins ${JSON.stringify(p.begin)} but ends ${JSON.stringify(p.end)}`,
       );
+    case 'too-large':
+    case 'certificate-too-large':
+      return new AttestorError('ERR_INPUT', `the chain ${sizeProblemText(p)}`);
   }
 }

@@ -15,6 +15,7 @@ import { NODE_CLIENT_SIGNER, nodeClientUsages, validateNodeName } from '../csr/p
 import { buildNodeCsr } from '../csr/request.js';
 import type { CreateCsrRequest, CsrObject } from '../kube/csr-api.js';
 import type { CsrClient as KubeCsrClient } from '../kube/csr-client.js';
+import { MAX_EXPIRATION_MS, MIN_EXPIRATION_MS } from './defaults.js';
 import { checkIdentityDirUsable, openIdentityDir } from './dir.js';
 import type { IdentityDir } from './dir-handle.js';
 import { isReusable } from './freshness.js';
@@ -27,9 +28,8 @@ import { verifyIssuedCertificate } from './verify-issued.js';
 /** The two calls of src/kube's client this flow uses (tests pass a small fake). */
 export type CsrClient = Pick<KubeCsrClient, 'createCsr' | 'waitForCertificate'>;
 
-/** The API server rejects shorter lifetimes (422). */
-export const MIN_EXPIRATION_SECONDS = 600;
-const MAX_EXPIRATION_SECONDS = 2 ** 31 - 1; // spec.expirationSeconds is an int32
+const MIN_EXPIRATION_SECONDS = MIN_EXPIRATION_MS / 1000;
+const MAX_EXPIRATION_SECONDS = MAX_EXPIRATION_MS / 1000;
 
 export interface ObtainProgress {
   readonly phase: 'submitted' | 'pending' | 'approved' | 'issued';

@@ -11,6 +11,7 @@ import type { Rdn } from '../csr/cert-fields.js';
 import { keyMatchesCertificate, keyTypeOf } from '../csr/keys.js';
 import type { KeyType } from '../csr/keys.js';
 import { nodeNameFromSubject } from '../csr/profile.js';
+import { pemTooLarge, sizeProblemText } from '../x509/pem.js';
 import { parseCertificateChain } from './chain.js';
 import { openExistingIdentityDir } from './dir.js';
 import type { IdentityDir } from './dir-handle.js';
@@ -136,6 +137,9 @@ export function parseIdentity(
   keyPem: string,
   chainPem: string,
 ): StoredIdentity | BrokenIdentity {
+  // OpenSSL reads the key itself; the size limit of every PEM input still comes first.
+  const keyTooLarge = pemTooLarge(keyPem);
+  if (keyTooLarge !== undefined) return broken(paths, `${paths.keyPath} ${sizeProblemText(keyTooLarge)}`);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(keyPem);

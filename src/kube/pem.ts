@@ -6,7 +6,13 @@
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AttestorError } from '../errors.js';
-import { parsePemBundle, readPemBlocks, type BundleProblem } from '../x509/pem.js';
+import {
+  parsePemBundle,
+  readPemBlocks,
+  sizeProblemText,
+  type BlocksProblem,
+  type BundleProblem,
+} from '../x509/pem.js';
 
 /** Where a piece of material came from, for messages: e.g. `-ca-cert /etc/ca.crt`. */
 export interface MaterialSource {
@@ -47,7 +53,7 @@ export function readMaterialFile(path: string, source: MaterialSource): Buffer {
 }
 
 /** A PEM problem as ERR_INPUT naming `source`: labels and counts only, never content. */
-function pemError(source: MaterialSource, p: BundleProblem): AttestorError {
+function pemError(source: MaterialSource, p: BundleProblem | BlocksProblem): AttestorError {
   switch (p.kind) {
     case 'no-certificate':
       return inputError(source, 'no PEM CERTIFICATE block found');
@@ -58,6 +64,9 @@ function pemError(source: MaterialSource, p: BundleProblem): AttestorError {
         source,
         `PEM block #${p.block} begins ${JSON.stringify(p.begin)} but ends ${JSON.stringify(p.end)}`,
       );
+    case 'too-large':
+    case 'certificate-too-large':
+      return inputError(source, sizeProblemText(p));
   }
 }
 
@@ -66,7 +75,7 @@ function pemError(source: MaterialSource, p: BundleProblem): AttestorError {
  * and text around them are skipped, as Go's AppendCertsFromPEM does for CA bundles.
  */
 export function parseCertificates(data: Buffer | string, source: MaterialSource): CertificateBundle {
-  const r = parsePemBundle(typeof data === 'string' ? data : data.toString('utf8'));
+  const r = parsePemBundle(data);
   if (!r.ok) throw pemError(source, r.problem);
   return {
     pem: r.value.map((c) => `${c.block.text}\n`).join(''),
@@ -79,8 +88,7 @@ export function parseCertificates(data: Buffer | string, source: MaterialSource)
  * of problem it is (encrypted, not a key) reaches the message.
  */
 export function parsePrivateKey(data: Buffer | string, source: MaterialSource): KeyObject {
-  const text = typeof data === 'string' ? data : data.toString('utf8');
-  const blocks = readPemBlocks(text);
+  const blocks = readPemBlocks(data);
   if (!blocks.ok) throw pemError(source, blocks.problem);
   // The first key block wins: openssl writes EC PARAMETERS before an EC key.
   const keyBlock = blocks.value.find((b) => b.label.endsWith('PRIVATE KEY'));

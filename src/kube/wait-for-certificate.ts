@@ -21,7 +21,7 @@ import { pollForCertificate } from './wait-poll.js';
 import type { CertificateResult, WaitSession } from './wait-session.js';
 import { watchForCertificate } from './wait-watch.js';
 import { formatDuration } from '../util/duration.js';
-import { parsePemBundle } from '../x509/pem.js';
+import { parsePemBundle, sizeProblemText } from '../x509/pem.js';
 
 export type { CertificateResult } from './wait-session.js';
 
@@ -66,14 +66,13 @@ export interface WaitDeps extends WaitTuning {
 export function decodeIssuedChain(csr: CsrObject): string {
   const name = csr.metadata.name;
   const raw = csr.status.certificate ?? '';
-  const text = Buffer.from(raw, 'base64').toString('utf8');
   const apiError = (problem: string, cause?: unknown): AttestorError =>
     new AttestorError('ERR_KUBE_API', `CSR ${name}: ${problem}`, {
       ...(cause === undefined ? {} : { cause }),
       details: { csrName: name },
     });
   // Like client-go, other blocks and text around them are skipped; the signer writes none.
-  const r = parsePemBundle(text);
+  const r = parsePemBundle(Buffer.from(raw, 'base64'));
   if (r.ok) return r.value.map((c) => `${c.block.text}\n`).join('');
   const p = r.problem;
   switch (p.kind) {
@@ -85,6 +84,9 @@ export function decodeIssuedChain(csr: CsrObject): string {
       throw apiError(
         `PEM block #${p.block} in status.certificate begins ${JSON.stringify(p.begin)} but ends ${JSON.stringify(p.end)}`,
       );
+    case 'too-large':
+    case 'certificate-too-large':
+      throw apiError(`status.certificate ${sizeProblemText(p)}`);
   }
 }
 

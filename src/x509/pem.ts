@@ -6,13 +6,19 @@
  * PEM found in the wild, with openssl's "subject=" lines and comments), other block types, and
  * who decodes the base64 (we do, canonically, or OpenSSL does).
  *
+ * The scan is linear in the input (see nextBlock), and the input's size is checked against
+ * MAX_PEM_BYTES, and each certificate's against MAX_CERTIFICATE_DER_BYTES, before anything is
+ * parsed: these readers take text from other parties (CSR objects, attestation peers' files).
+ *
  * Problems are returned as data, not messages: each caller words them under its own error code
  * (ERR_INPUT naming a file, ERR_KUBE_API naming a CSR, …).
  */
 import { X509Certificate } from 'node:crypto';
-import { decodeStdBase64 } from '../util/base64.js';
+import { decodeStdBase64, maxBase64Length } from '../util/base64.js';
+import { formatLimit, MAX_CERTIFICATE_DER_BYTES, MAX_PEM_BYTES } from './limits.js';
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
+/** PEM as text, or as the bytes of a file or field (UTF-8), measured before it is decoded. */
+export type PemInput = string | Uint8Array;
 
 export interface PemBlock {
   /** The BEGIN label, e.g. CERTIFICATE, EC PRIVATE KEY. */
@@ -62,17 +68,126 @@ export interface Unparsable {
 export interface NoCertificate {
   readonly kind: 'no-certificate';
 }
+/** The whole input is larger than MAX_PEM_BYTES; nothing was parsed. */
+export interface TooLarge {
+  readonly kind: 'too-large';
+  readonly size: number;
+  readonly limit: number;
+}
+/** Certificate `certificate` (counting CERTIFICATE blocks only) is over MAX_CERTIFICATE_DER_BYTES. */
+export interface CertificateTooLarge {
+  readonly kind: 'certificate-too-large';
+  readonly certificate: number;
+  readonly limit: number;
+}
 
+export type SizeProblem = TooLarge | CertificateTooLarge;
 export type StrictChainProblem =
-  TextBefore | TextAfter | MismatchedEnd | NotCertificate | BadBase64 | NoCertificate;
-export type ChainProblem = MismatchedEnd | NotCertificate | Unparsable | NoCertificate;
-export type BundleProblem = MismatchedEnd | Unparsable | NoCertificate;
+  TextBefore | TextAfter | MismatchedEnd | NotCertificate | BadBase64 | NoCertificate | SizeProblem;
+export type ChainProblem = MismatchedEnd | NotCertificate | Unparsable | NoCertificate | SizeProblem;
+export type BundleProblem = MismatchedEnd | Unparsable | NoCertificate | SizeProblem;
+export type BlocksProblem = MismatchedEnd | TooLarge;
+
+/** The size problem in words, after the input's name: "is 5000000 bytes; the limit for PEM input is 4 MiB". */
+export function sizeProblemText(p: SizeProblem): string {
+  return p.kind === 'too-large'
+    ? `is ${p.size} bytes; the limit for PEM input is ${formatLimit(p.limit)}`
+    : `certificate #${p.certificate} is larger than the limit of ${formatLimit(p.limit)} of DER`;
+}
+
+/** TooLarge when `input` is over MAX_PEM_BYTES (UTF-8 bytes); for PEM handed to OpenSSL directly too. */
+export function pemTooLarge(input: PemInput): TooLarge | undefined {
+  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
+  return size > MAX_PEM_BYTES ? { kind: 'too-large', size, limit: MAX_PEM_BYTES } : undefined;
+}
 
 /** Thrown inside this module only, so a per-block check can stop the scan at once. */
 class Stop extends Error {
-  constructor(readonly problem: StrictChainProblem | ChainProblem) {
+  constructor(readonly problem: StrictChainProblem | ChainProblem | BlocksProblem) {
     super(problem.kind);
   }
+}
+
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const DASHES = '-----';
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Label characters: A-Z, 0-9 and space. None is '-', so a label never overlaps a marker. */
+function isLabelChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x20;
+}
+
+/** Where the run of label characters from `from` ends. */
+function labelEnd(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && isLabelChar(text.charCodeAt(i))) i++;
+  return i;
+}
+
+interface Found {
+  readonly begin: string;
+  readonly end: string;
+  readonly start: number;
+  /** Just past the END marker's closing dashes. */
+  readonly stop: number;
+  readonly body: string;
+}
+
+/** The first END marker (`-----END <label>-----`) at or after `from`. */
+function nextEndMarker(text: string, from: number): { at: number; label: string; stop: number } | undefined {
+  for (let pos = from; ;) {
+    const at = text.indexOf(END, pos);
+    if (at < 0) return undefined;
+    const labelStart = at + END.length;
+    const labelStop = labelEnd(text, labelStart);
+    if (labelStop > labelStart && text.startsWith(DASHES, labelStop))
+      return { at, label: text.slice(labelStart, labelStop), stop: labelStop + DASHES.length };
+    pos = labelStart;
+  }
+}
+
+/**
+ * The first block at or after `from`: a BEGIN line (`-----BEGIN <label>-----` then LF or CRLF)
+ * closed by the first END marker after it. Linear overall: every search moves forward, labels
+ * are scanned once (they cannot contain '-'), and once a BEGIN line finds no END marker after
+ * it, no later one can, so the scan ends there instead of searching to the end again for each
+ * BEGIN (which made 200 KiB of unterminated BEGIN lines cost a second).
+ */
+function nextBlock(text: string, from: number): Found | undefined {
+  for (let pos = from; ;) {
+    const start = text.indexOf(BEGIN, pos);
+    if (start < 0) return undefined;
+    const labelStart = start + BEGIN.length;
+    const labelStop = labelEnd(text, labelStart);
+    let bodyStart = -1;
+    if (labelStop > labelStart && text.startsWith(DASHES, labelStop)) {
+      let eol = labelStop + DASHES.length;
+      if (text.charCodeAt(eol) === CR) eol++;
+      if (text.charCodeAt(eol) === LF) bodyStart = eol + 1;
+    }
+    if (bodyStart < 0) {
+      pos = labelStart; // not a BEGIN line
+      continue;
+    }
+    const end = nextEndMarker(text, bodyStart);
+    if (end === undefined) return undefined;
+    return {
+      begin: text.slice(labelStart, labelStop),
+      end: end.label,
+      start,
+      stop: end.stop,
+      body: text.slice(bodyStart, end.at),
+    };
+  }
+}
+
+/** The input as text, after the size check. */
+function textOf(input: PemInput): string {
+  const tooLarge = pemTooLarge(input);
+  if (tooLarge !== undefined) throw new Stop(tooLarge);
+  return typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
 }
 
 /**
@@ -80,17 +195,18 @@ class Stop extends Error {
  * reported before a framing problem further on is even looked at. `strict` refuses text outside
  * the blocks.
  */
-function scan(text: string, strict: boolean, each: (block: PemBlock, n: number) => void): void {
+function scan(input: PemInput, strict: boolean, each: (block: PemBlock, n: number) => void): void {
+  const text = textOf(input);
   let last = 0;
   let count = 0;
-  for (const m of text.matchAll(BLOCK)) {
-    const [whole, begin = '', body = '', end = ''] = m;
+  for (let found = nextBlock(text, 0); found !== undefined; found = nextBlock(text, last)) {
+    const { begin, end, start, stop, body } = found;
     count++;
-    if (strict && text.slice(last, m.index).trim() !== '')
+    if (strict && text.slice(last, start).trim() !== '')
       throw new Stop({ kind: 'text-before', block: count });
-    last = m.index + whole.length;
+    last = stop;
     if (begin !== end) throw new Stop({ kind: 'mismatched-end', block: count, begin, end });
-    each({ label: begin, text: whole, body }, count);
+    each({ label: begin, text: text.slice(start, stop), body }, count);
   }
   // Text and no block at all is left to the caller: for a chain, that is "no certificate".
   if (strict && count > 0 && text.slice(last).trim() !== '') throw new Stop({ kind: 'text-after' });
@@ -107,7 +223,7 @@ function run<T, P>(body: () => T): PemResult<T, P> {
 }
 
 /** Every block, skipping text around them (PEM as found in the wild: key files, bundles). */
-export function readPemBlocks(text: string): PemResult<PemBlock[], MismatchedEnd> {
+export function readPemBlocks(text: PemInput): PemResult<PemBlock[], BlocksProblem> {
   return run(() => {
     const blocks: PemBlock[] = [];
     scan(text, false, (b) => blocks.push(b));
@@ -120,14 +236,17 @@ export function readPemBlocks(text: string): PemResult<PemBlock[], MismatchedEnd
  * but whitespace around them, canonical standard base64 (what Go's encoding/pem writes). For
  * what the agent sends and the CA bundles the server trusts: anything odd is refused, not skipped.
  */
-export function decodeStrictPemCertificates(text: string): PemResult<Buffer[], StrictChainProblem> {
+export function decodeStrictPemCertificates(text: PemInput): PemResult<Buffer[], StrictChainProblem> {
   return run(() => {
     const ders: Buffer[] = [];
     scan(text, true, (block, n) => {
       if (block.label !== 'CERTIFICATE')
         throw new Stop({ kind: 'not-certificate', block: n, label: block.label });
-      const der = decodeStdBase64(block.body.replace(/\s+/g, ''));
+      const base64 = block.body.replace(/\s+/g, '');
+      if (base64.length > maxBase64Length(MAX_CERTIFICATE_DER_BYTES)) throw certificateTooLarge(n);
+      const der = decodeStdBase64(base64);
       if (der === undefined || der.length === 0) throw new Stop({ kind: 'bad-base64', block: n });
+      if (der.length > MAX_CERTIFICATE_DER_BYTES) throw certificateTooLarge(n);
       ders.push(der);
     });
     if (ders.length === 0) throw new Stop({ kind: 'no-certificate' });
@@ -140,13 +259,27 @@ export interface PemCertificate {
   readonly cert: X509Certificate;
 }
 
-function parseCertificates(text: string, otherBlocks: 'reject' | 'skip'): PemCertificate[] {
+const certificateTooLarge = (certificate: number): Stop =>
+  new Stop({ kind: 'certificate-too-large', certificate, limit: MAX_CERTIFICATE_DER_BYTES });
+
+/** Whether the body's base64 (RFC 1421 headers counted too) decodes to more than the DER limit. */
+function bodyTooLarge(body: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c > 0x20 && c !== 0x3d) digits++; // not whitespace, not '=' padding
+  }
+  return Math.floor((digits * 3) / 4) > MAX_CERTIFICATE_DER_BYTES;
+}
+
+function parseCertificates(text: PemInput, otherBlocks: 'reject' | 'skip'): PemCertificate[] {
   const out: PemCertificate[] = [];
   scan(text, false, (block, n) => {
     if (block.label !== 'CERTIFICATE') {
       if (otherBlocks === 'skip') return;
       throw new Stop({ kind: 'not-certificate', block: n, label: block.label });
     }
+    if (bodyTooLarge(block.body)) throw certificateTooLarge(out.length + 1);
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(block.text);
@@ -163,7 +296,7 @@ function parseCertificates(text: string, otherBlocks: 'reject' | 'skip'): PemCer
  * A certificate chain we use as an identity (leaf first): every block a CERTIFICATE that OpenSSL
  * parses, at least one. Text outside the blocks is ignored, as PEM allows.
  */
-export function parsePemChain(text: string): PemResult<PemCertificate[], ChainProblem> {
+export function parsePemChain(text: PemInput): PemResult<PemCertificate[], ChainProblem> {
   return run(() => parseCertificates(text, 'reject'));
 }
 
@@ -172,7 +305,7 @@ export function parsePemChain(text: string): PemResult<PemCertificate[], ChainPr
  * OpenSSL, at least one; other blocks and text around them are skipped, as Go's
  * AppendCertsFromPEM and client-go do.
  */
-export function parsePemBundle(text: string): PemResult<PemCertificate[], BundleProblem> {
+export function parsePemBundle(text: PemInput): PemResult<PemCertificate[], BundleProblem> {
   return run(() => parseCertificates(text, 'skip'));
 }
 

@@ -273,6 +273,54 @@ describe('node-bound CSR approver on a real control plane', () => {
     assert.equal(wrong.status.conditions?.[0]?.reason, 'NodeMismatch');
   });
 
+  it('denies a CSR without spec.expirationSeconds, and one above -max-expiration, with the reason on the CSR', async () => {
+    const reasonOf = (c: CsrJson): [string, string] | undefined => {
+      const d = (c.status.conditions ?? []).find((x) => x.type === 'Denied');
+      return d === undefined ? undefined : [d.reason ?? '', d.message ?? ''];
+    };
+    const none = await createCsrAs(cp, podToken, await nodeCsrPem('node-a'), 'no-exp-', null);
+    assert.equal(none.spec.expirationSeconds, undefined, 'the API server added no lifetime');
+    const year = await createCsrAs(cp, podToken, await nodeCsrPem('node-a'), 'year-', 365 * 86400);
+    const fine = await createCsrAs(cp, podToken, await nodeCsrPem('node-a'), 'four-h-', 4 * 3600);
+    const [deniedNone, deniedYear, ok] = await Promise.all(
+      [none, year, fine].map((c) => waitForDecision(cp, c.metadata.name)),
+    );
+    assert.deepEqual(reasonOf(deniedNone!), [
+      'NoExpiration',
+      'spec.expirationSeconds is not set, so the signer would issue its maximum lifetime; the limit is 4h0m0s (-max-expiration)',
+    ]);
+    assert.deepEqual(reasonOf(deniedYear!), [
+      'ExpirationTooLong',
+      'spec.expirationSeconds is 31536000 (8760h0m0s); the limit is 4h0m0s (-max-expiration)',
+    ]);
+    assert.deepEqual(decisionsOf(ok!), ['Approved'], 'exactly the limit is approved');
+    for (const c of [deniedNone!, deniedYear!]) assert.equal(c.status.certificate ?? '', '', 'never signed');
+  });
+
+  it('denies a valid request followed by ~800 KB of BEGIN junk, and approves an honest CSR right after', async () => {
+    const a = running[0];
+    assert.ok(a !== undefined);
+    const junk = '-----BEGIN CERTIFICATE REQUEST-----\n'.repeat(Math.ceil(800_000 / 36));
+    const hostile = await createCsrAs(cp, podToken, (await nodeCsrPem('node-a')) + junk, 'junk-');
+    // The API server took it: it reads the first PEM block only.
+    assert.ok(hostile.spec.request.length > 1_000_000, String(hostile.spec.request.length));
+    const honest = await createCsrAs(cp, podToken, await nodeCsrPem('node-a'), 'honest-');
+    const [denied, approved] = await Promise.all([
+      waitForDecision(cp, hostile.metadata.name),
+      waitForDecision(cp, honest.metadata.name, { signed: true }),
+    ]);
+    const condition = denied.status.conditions?.find((x) => x.type === 'Denied');
+    assert.equal(condition?.reason, 'NotNodeClientRequest');
+    assert.match(
+      condition.message ?? '',
+      /^not a node client request: spec\.request is \d+ bytes; the limit is 16 KiB/,
+    );
+    assert.deepEqual(decisionsOf(approved), ['Approved']);
+    // It kept its Lease throughout: no leadership flap.
+    assert.equal(await a.metric('node_attestor_approver_leader'), 1);
+    assert.equal((await getLease(cp))?.spec.holderIdentity, a.identity);
+  });
+
   it('leaves CSRs of a requester not in the allow-list alone (no write at all)', async () => {
     const a = running[0];
     assert.ok(a !== undefined);

@@ -1,7 +1,8 @@
 /**
  * Certificate framing for the few spans of a certificate that neither node:crypto nor
  * @peculiar/x509 hands out verbatim: the raw issuer and subject names (matched byte for byte, as
- * Go does), the serial number's sign, the signature algorithm OIDs, the end of the encoding (Node
+ * Go does), the serial number's sign, the signature algorithm OIDs and the outer one's parameters
+ * (RSASSA-PSS's hash and MGF live there), the end of the encoding (Node
  * accepts trailing bytes after a certificate; Go does not, nor do we), and the key's algorithm
  * (node:crypto's asymmetricKeyDetails costs ~80 µs on a new key). Read with the strict DER reader;
  * any problem is a DerError the caller reports under its own code.
@@ -17,6 +18,8 @@ export interface CertificateSpans {
   readonly serial: Buffer;
   /** OID of the outer signatureAlgorithm. */
   readonly signatureAlgorithm: string;
+  /** DER of its parameters element (RSASSA-PSS's hash, MGF and salt), undefined when absent. */
+  readonly signatureParameters: Buffer | undefined;
   /** Whether the TBS signature AlgorithmIdentifier equals the outer one, as RFC 5280 requires. */
   readonly signatureAlgorithmsMatch: boolean;
   /** The subjectPublicKeyInfo algorithm OID; undefined when it does not read as DER. */
@@ -60,11 +63,16 @@ export function readCertificateSpans(der: Uint8Array): CertificateSpans {
     TAG.oid,
     'signatureAlgorithm',
   );
+  const params = oid.end < sigAlg.end ? readTlv(buf, oid.end, sigAlg.end, 'signature parameters') : undefined;
+  if (params !== undefined && params.end !== sigAlg.end)
+    throw new DerError('signatureAlgorithm: unexpected data after the parameters');
   return {
     rawIssuer: Buffer.from(buf.subarray(issuer.offset, issuer.end)),
     rawSubject: Buffer.from(buf.subarray(subject.offset, subject.end)),
     serial: Buffer.from(buf.subarray(serial.start, serial.end)),
     signatureAlgorithm: decodeOidContent(buf.subarray(oid.start, oid.end)),
+    signatureParameters:
+      params === undefined ? undefined : Buffer.from(buf.subarray(params.offset, params.end)),
     signatureAlgorithmsMatch: buf
       .subarray(tbsSigAlg.offset, tbsSigAlg.end)
       .equals(buf.subarray(sigAlg.offset, sigAlg.end)),

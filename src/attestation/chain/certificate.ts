@@ -53,6 +53,8 @@ export interface CertificateFacts {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly signatureAlgorithm: string;
+  /** DER of the signature algorithm's parameters element, when present (see cert-spans.ts). */
+  readonly signatureParameters: Buffer | undefined;
   readonly signatureAlgorithmsMatch: boolean;
   readonly basicConstraints: BasicConstraints | undefined;
   /** keyUsage bits as @peculiar/x509's KeyUsageFlags, or undefined when the extension is absent. */
@@ -229,6 +231,7 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
     notBefore,
     notAfter,
     signatureAlgorithm: spans.signatureAlgorithm,
+    signatureParameters: spans.signatureParameters,
     signatureAlgorithmsMatch: spans.signatureAlgorithmsMatch,
     basicConstraints: fields.basicConstraints,
     keyUsage: fields.keyUsage,

@@ -17,7 +17,7 @@
  * - The trust anchor's own signature is not checked (it is trusted by configuration).
  */
 import { KeyUsage, OID, type CertificateFacts } from './certificate.js';
-import { keyProblem, SIGNATURE_ALGORITHMS, signatureAlgorithmName } from './key-policy.js';
+import { keyProblem, signatureAlgorithmProblem } from './key-policy.js';
 import { describe, type ChainProblem } from './problem.js';
 import { validityProblem } from './validity.js';
 
@@ -66,11 +66,9 @@ function signatureProblem(
   issuer: CertificateFacts,
   o: PathCheckOptions,
 ): ChainProblem | undefined {
-  if (!SIGNATURE_ALGORITHMS.has(cert.signatureAlgorithm))
-    return {
-      reason: 'signature-algorithm',
-      message: `${describe(path, i)} is signed with ${signatureAlgorithmName(cert.signatureAlgorithm)}, which is insecure or not supported`,
-    };
+  const algorithm = signatureAlgorithmProblem(cert.signatureAlgorithm, cert.signatureParameters);
+  if (algorithm !== undefined)
+    return { reason: 'signature-algorithm', message: `${describe(path, i)} is signed with ${algorithm}` };
   if (!cert.signatureAlgorithmsMatch)
     return {
       reason: 'signature-algorithm',

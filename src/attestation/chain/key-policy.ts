@@ -6,6 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { keyDetails } from '../key-details.js';
 import { curveName } from '../pop-key.js';
+import { pssParametersProblem } from './pss-params.js';
 
 export const MIN_RSA_BITS = 2048;
 export const MAX_RSA_BITS = 8192;
@@ -30,15 +31,24 @@ export function keyProblem(key: KeyObject): string | undefined {
     return undefined;
   }
   if (type === 'ed25519') return undefined;
+  // Whatever its parameters say: Go's crypto/x509 cannot use an id-RSASSA-PSS key, so the API
+  // server would not accept a certificate that needs one either.
+  if (type === 'rsa-pss')
+    return 'has an RSASSA-PSS key (subjectPublicKeyInfo id-RSASSA-PSS); allowed are RSA (rsaEncryption), ECDSA and Ed25519 keys';
   return `has a key of type ${type ?? 'unknown'}; allowed are RSA, ECDSA and Ed25519`;
 }
 
-/** Signature algorithms a path may use; SHA-1 and MD5 are refused as Go refuses them. */
+export const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+/**
+ * Signature algorithms a path may use; SHA-1 and MD5 are refused as Go refuses them, and
+ * RSASSA-PSS only with the parameters pss-params.ts allows (absent ones mean SHA-1).
+ */
 export const SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
   ['1.2.840.113549.1.1.11', 'sha256WithRSAEncryption'],
   ['1.2.840.113549.1.1.12', 'sha384WithRSAEncryption'],
   ['1.2.840.113549.1.1.13', 'sha512WithRSAEncryption'],
-  ['1.2.840.113549.1.1.10', 'RSASSA-PSS'],
+  [RSASSA_PSS, 'RSASSA-PSS'],
   ['1.2.840.10045.4.3.2', 'ecdsa-with-SHA256'],
   ['1.2.840.10045.4.3.3', 'ecdsa-with-SHA384'],
   ['1.2.840.10045.4.3.4', 'ecdsa-with-SHA512'],
@@ -54,4 +64,15 @@ const REFUSED_NAMES: Readonly<Record<string, string>> = {
 
 export function signatureAlgorithmName(oid: string): string {
   return SIGNATURE_ALGORITHMS.get(oid) ?? REFUSED_NAMES[oid] ?? oid;
+}
+
+/**
+ * Why a certificate signed with `oid` and `params` (the DER of the parameters element, if any)
+ * is refused, or undefined when it is allowed. The text follows "is signed with".
+ */
+export function signatureAlgorithmProblem(oid: string, params: Uint8Array | undefined): string | undefined {
+  if (!SIGNATURE_ALGORITHMS.has(oid))
+    return `${signatureAlgorithmName(oid)}, which is insecure or not supported`;
+  if (oid === RSASSA_PSS) return pssParametersProblem(params);
+  return undefined;
 }

@@ -11,7 +11,8 @@ export function approverHelpText(): string {
       'Approves node client CSRs (signer kubernetes.io/kube-apiserver-client-kubelet) only when the node ' +
         "named in the CN is the node the requester's service-account token is bound to: the API server " +
         'records it in spec.extra (authentication.kubernetes.io/node-name, node-uid; or pod-name and pod-uid, ' +
-        'then the Pod is read). Everything else from an allow-listed requester is denied with a reason; ' +
+        'then the Pod is read), and the CSR asks for a lifetime (spec.expirationSeconds) of at most ' +
+        '-max-expiration. Everything else from an allow-listed requester is denied with a reason; ' +
         "other requesters' CSRs are left alone. One replica acts at a time (a Lease).",
       '',
     ),

@@ -12,7 +12,8 @@ import { formatDuration } from '../../util/duration.js';
 import { durationFlag, nonEmpty, parseFlags, usage, type FlagSpec } from '../kit/flag-kit.js';
 import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from '../kit/kube-flags.js';
 import { parseListenAddress } from '../../approver/health-server.js';
-import type { ApproverSettings } from '../../approver/settings.js';
+import { APPROVER_DEFAULTS as DEFAULTS, type ApproverSettings } from '../../approver/settings.js';
+import { MAX_EXPIRATION_MS, MIN_EXPIRATION_MS } from '../../identity/defaults.js';
 
 /** The library's settings, filled from flags (KubeFlags are KubeAccessOptions fields), plus logging. */
 export type ApproverOptions = ApproverSettings & KubeFlags & LogFlags;
@@ -24,16 +25,6 @@ export type ApproverCommand =
 
 type Group = 'Kubernetes access' | 'Approval' | 'Leader election' | 'Serving' | 'Output' | 'Other';
 export type ApproverFlag = FlagSpec<Group>;
-
-export const DEFAULTS = {
-  workers: 2,
-  leaseName: 'node-attestor-approver',
-  leaseNamespace: 'spire',
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-  httpAddress: ':8080',
-} as const;
 
 export const APPROVER_FLAGS: readonly ApproverFlag[] = [
   ...kubeFlagSpecs('client certificate of the approver (it needs the ClusterRole in k8s-configs/approver/)'),
@@ -58,6 +49,14 @@ export const APPROVER_FLAGS: readonly ApproverFlag[] = [
     group: 'Approval',
     help: "when spec.extra has no node-name, find the node through the token's bound Pod (pod-name, pod-uid); needs get on pods",
     shownDefault: 'true',
+  },
+  {
+    name: 'max-expiration',
+    type: 'string',
+    arg: 'duration',
+    group: 'Approval',
+    help: 'longest certificate lifetime approved (spec.expirationSeconds, at least 10m); a CSR without expirationSeconds or asking for more is denied (NoExpiration, ExpirationTooLong)',
+    shownDefault: formatDuration(DEFAULTS.maxExpirationMs),
   },
   {
     name: 'record-events',
@@ -175,6 +174,11 @@ export function parseApproverCommandLine(argv: readonly string[]): ApproverComma
       '-workers',
     );
 
+  const maxExpirationMs = durationFlag(s('max-expiration'), 'max-expiration', DEFAULTS.maxExpirationMs, {
+    min: MIN_EXPIRATION_MS,
+    max: MAX_EXPIRATION_MS,
+  });
+
   const leaseName = nonEmpty(s('lease-name'), 'lease-name') ?? DEFAULTS.leaseName;
   const leaseNameProblem = nodeNameProblem(leaseName);
   if (leaseNameProblem !== undefined)
@@ -228,6 +232,7 @@ export function parseApproverCommandLine(argv: readonly string[]): ApproverComma
       allowRequesters,
       allowNodeBoundTokens: b('allow-node-bound-tokens', false),
       podLookup: b('pod-lookup', true),
+      maxExpirationMs,
       workers,
       recordEvents: b('record-events', true),
       leaderElect: b('leader-elect', true),

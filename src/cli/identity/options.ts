@@ -4,6 +4,14 @@
  * (-kubeconfig, -agent-name, -ca-cert, -client-cert, -client-key, -id-dir) are the contract.
  */
 import { hostname } from 'node:os';
+import {
+  CLI_ID_DIR,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  DEFAULT_EXPIRATION_MS,
+  MAX_APPROVAL_TIMEOUT_MS,
+  MAX_EXPIRATION_MS,
+  MIN_EXPIRATION_MS,
+} from '../../identity/defaults.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType, type KeyType } from '../../csr/keys.js';
 import { defaultNodeName, validateNodeName } from '../../csr/profile.js';
 import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../kit/log-flags.js';
@@ -17,16 +25,6 @@ import {
   WAIT_MODES,
   type WaitMode,
 } from '../../kube/wait-mode.js';
-
-export const DEFAULT_ID_DIR = '/tmp/spire-agent-id';
-export const DEFAULT_EXPIRATION_MS = 3_600_000;
-export const DEFAULT_TIMEOUT_MS = 300_000;
-/** The CSR API's minimum spec.expirationSeconds. */
-export const MIN_EXPIRATION_MS = 600_000;
-/** spec.expirationSeconds is an int32. */
-export const MAX_EXPIRATION_MS = (2 ** 31 - 1) * 1000;
-/** Node's timers cannot wait longer than 2^31-1 ms (they would fire at once); a week is plenty. */
-export const MAX_TIMEOUT_MS = 168 * 3_600_000;
 
 /** The Kubernetes-access fields are KubeAccessOptions', so the options go to resolveKubeAccess as they are. */
 export interface CliOptions extends KubeFlags, LogFlags {
@@ -75,7 +73,7 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
     arg: 'dir',
     group: 'Identity document',
     help: 'directory for id-doc.key (0600) and id-doc.crt (0644); created 0700; refused if a symlink, not yours, or replaceable by others',
-    shownDefault: DEFAULT_ID_DIR,
+    shownDefault: CLI_ID_DIR,
   },
   {
     name: 'key-type',
@@ -99,7 +97,7 @@ export const FLAGS: readonly FlagSpec<Group>[] = [
     arg: 'duration',
     group: 'Identity document',
     help: 'how long to wait for approval and signing (at most 168h)',
-    shownDefault: formatDuration(DEFAULT_TIMEOUT_MS),
+    shownDefault: formatDuration(DEFAULT_APPROVAL_TIMEOUT_MS),
   },
   {
     name: 'renew-before',
@@ -156,10 +154,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       ...kube,
       ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
       agentName,
-      idDir: nonEmpty(s('id-dir'), 'id-dir') ?? DEFAULT_ID_DIR,
+      idDir: nonEmpty(s('id-dir'), 'id-dir') ?? CLI_ID_DIR,
       keyType: parseKeyType(s('key-type') ?? DEFAULT_KEY_TYPE, '-key-type'),
       expirationMs,
-      timeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_TIMEOUT_MS, { max: MAX_TIMEOUT_MS }),
+      timeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_APPROVAL_TIMEOUT_MS, {
+        max: MAX_APPROVAL_TIMEOUT_MS,
+      }),
       force: f.bool('force', false),
       wait: oneOf(s('wait'), 'wait', WAIT_MODES, DEFAULT_WAIT_MODE),
       output: oneOf(s('output'), 'output', ['text', 'json'] as const, 'text'),

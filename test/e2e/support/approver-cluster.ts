@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { httpRequestText } from '../../harness/http-request.js';
 import { join } from 'node:path';
+import { DEFAULT_EXPIRATION_MS } from '../../../src/identity/defaults.js';
 import { generateKey } from '../../../src/csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages } from '../../../src/csr/profile.js';
 import { buildNodeCsr } from '../../../src/csr/request.js';
@@ -27,7 +28,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export interface CsrJson {
   metadata: { name: string; uid: string; resourceVersion: string; creationTimestamp: string };
-  spec: { username: string; extra?: Record<string, string[]>; signerName: string };
+  spec: {
+    username: string;
+    extra?: Record<string, string[]>;
+    signerName: string;
+    request: string;
+    expirationSeconds?: number;
+  };
   status: {
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
     certificate?: string;
@@ -121,12 +128,16 @@ export async function nodeCsrPem(node: string): Promise<string> {
   return buildNodeCsr({ nodeName: node, keyType: 'ecdsa-p256', privateKey: key.privateKey });
 }
 
-/** Creates a node-client CSR as `token`; resolves with the created object. */
+/**
+ * Creates a node-client CSR as `token`; resolves with the created object. It asks for the
+ * lifetime our agents ask for by default unless `expirationSeconds` says otherwise (null: none).
+ */
 export async function createCsrAs(
   cp: ControlPlane,
   token: string,
   requestPem: string,
   prefix = 'node-csr-e2e-',
+  expirationSeconds: number | null = DEFAULT_EXPIRATION_MS / 1000,
 ): Promise<CsrJson> {
   const r = await tokenRequest(cp, token, 'POST', CSRS, {
     apiVersion: 'certificates.k8s.io/v1',
@@ -136,6 +147,7 @@ export async function createCsrAs(
       request: Buffer.from(requestPem).toString('base64'),
       signerName: NODE_CLIENT_SIGNER,
       usages: nodeClientUsages(false),
+      ...(expirationSeconds === null ? {} : { expirationSeconds }),
     },
   });
   if (r.status !== 201) throw new Error(`create CSR: HTTP ${String(r.status)} ${r.body}`);

@@ -4,6 +4,7 @@ import { ApproverController } from '../../../src/approver/controller.js';
 import type { CsrEntry } from '../../../src/approver/informer.js';
 import { kubeLookups } from '../../../src/approver/lookups.js';
 import { createApproverMetrics, type ApproverMetrics } from '../../../src/approver/metrics.js';
+import { APPROVER_DEFAULTS as DEFAULTS } from '../../../src/approver/settings.js';
 import { getCsr } from '../../../src/kube/csr-api.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { AGENT, apiSetup, requestPem, until, type ApiSetup, type Binding } from './helpers.js';
@@ -37,7 +38,12 @@ describe('ApproverController', () => {
       kube: s.kube,
       metrics,
       allowRequesters: new Set([AGENT]),
-      decide: { lookups: kubeLookups(s.kube), allowNodeBoundTokens: false, podLookup: true },
+      decide: {
+        lookups: kubeLookups(s.kube),
+        allowNodeBoundTokens: false,
+        podLookup: true,
+        maxExpirationMs: DEFAULTS.maxExpirationMs,
+      },
       workers: 2,
       isLeader: o.leader ?? (() => true),
       lookup: (n) => entries.get(n),

@@ -8,6 +8,7 @@ import {
   type DecideOptions,
 } from '../../../src/approver/decide.js';
 import type { Lookups, NodeFacts, PodFacts } from '../../../src/approver/lookups.js';
+import { APPROVER_DEFAULTS as DEFAULTS } from '../../../src/approver/settings.js';
 import { requesterBinding, serviceAccountOf } from '../../../src/approver/requester.js';
 import { AttestorError } from '../../../src/errors.js';
 import { AGENT, csrObject, extraFor, requestPem, type Binding } from './helpers.js';
@@ -39,18 +40,26 @@ const POD_BOUND: Binding = {
 
 async function run(
   binding: Binding,
-  o: { node?: string; username?: string; opts?: Partial<DecideOptions>; look?: Lookups } = {},
+  o: {
+    node?: string;
+    username?: string;
+    opts?: Partial<DecideOptions>;
+    look?: Lookups;
+    expirationSeconds?: number | null;
+  } = {},
 ): Promise<Decision> {
   const pem = await requestPem({ node: o.node ?? 'node-a' });
   return decide(
     csrObject(pem, {
       extra: extraFor(binding),
       ...(o.username === undefined ? {} : { username: o.username }),
+      ...(o.expirationSeconds === undefined ? {} : { expirationSeconds: o.expirationSeconds }),
     }),
     {
       lookups: o.look ?? lookups(),
       allowNodeBoundTokens: false,
       podLookup: true,
+      maxExpirationMs: DEFAULTS.maxExpirationMs,
       ...o.opts,
     },
   );
@@ -144,6 +153,35 @@ describe('decide', () => {
     );
   });
 
+  it('denies a CSR without spec.expirationSeconds: NoExpiration, before reading anything', async () => {
+    const look = lookups();
+    const d = await run(POD_BOUND, { expirationSeconds: null, look });
+    assert.deepEqual(d, {
+      kind: 'deny',
+      reason: 'NoExpiration',
+      message:
+        'spec.expirationSeconds is not set, so the signer would issue its maximum lifetime; the limit is 4h0m0s (-max-expiration)',
+    });
+    assert.deepEqual(look.calls, []);
+  });
+
+  it('denies a lifetime above -max-expiration: ExpirationTooLong; accepts up to it', async () => {
+    const year = await run(POD_BOUND, { expirationSeconds: 365 * 86400 });
+    assert.deepEqual(year, {
+      kind: 'deny',
+      reason: 'ExpirationTooLong',
+      message: 'spec.expirationSeconds is 31536000 (8760h0m0s); the limit is 4h0m0s (-max-expiration)',
+    });
+    assert.equal((await run(POD_BOUND, { expirationSeconds: 4 * 3600 + 1 })).reason, 'ExpirationTooLong');
+    assert.equal((await run(POD_BOUND, { expirationSeconds: 4 * 3600 })).kind, 'approve');
+    assert.equal((await run(POD_BOUND, { expirationSeconds: 600 })).kind, 'approve');
+    // Our agents' default (1h) is approved under the default limit; a tighter limit denies it.
+    assert.equal((await run(POD_BOUND)).kind, 'approve');
+    const tight = await run(POD_BOUND, { opts: { maxExpirationMs: 30 * 60_000 } });
+    assert.equal(tight.reason, 'ExpirationTooLong');
+    assert.match(tight.message, /is 3600 \(1h0m0s\); the limit is 30m0s \(-max-expiration\)$/);
+  });
+
   it('denies another node name: NodeMismatch', async () => {
     const look = lookups([NODE_A, { name: 'node-b', uid: 'u-b', deleting: false }]);
     const d = await run(POD_BOUND, { node: 'node-b', look });
@@ -161,6 +199,7 @@ describe('decide', () => {
       lookups: lookups(),
       allowNodeBoundTokens: false,
       podLookup: true,
+      maxExpirationMs: DEFAULTS.maxExpirationMs,
     });
     assert.equal(d.kind, 'deny');
     assert.equal(d.reason, 'NotNodeClientRequest');
@@ -179,7 +218,12 @@ describe('decide', () => {
     const pem = await requestPem();
     const ambiguous = await decide(
       csrObject(pem, { extra: { 'authentication.kubernetes.io/node-name': ['node-a', 'node-b'] } }),
-      { lookups: lookups(), allowNodeBoundTokens: true, podLookup: true },
+      {
+        lookups: lookups(),
+        allowNodeBoundTokens: true,
+        podLookup: true,
+        maxExpirationMs: DEFAULTS.maxExpirationMs,
+      },
     );
     assert.equal(ambiguous.reason, 'NoNodeBinding');
   });

@@ -19,6 +19,8 @@ import { generateTestKey, type TestKeyAlg } from '../../support/pki.js';
 import { EXTRA } from '../../../src/approver/requester.js';
 
 export const AGENT = 'system:serviceaccount:spire:spire-agent';
+/** What our CLI and agent plugin request by default (1h). */
+export const AGENT_EXPIRATION_SECONDS = 3600;
 
 export function tempDir(prefix = 'approver-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -86,8 +88,12 @@ export function csrObject(
     conditions?: CsrObject['status']['conditions'];
     certificate?: string;
     request?: string;
+    /** Default 3600, what our agents request; null leaves it out. */
+    expirationSeconds?: number | null;
   } = {},
 ): CsrObject {
+  const expirationSeconds =
+    o.expirationSeconds === undefined ? AGENT_EXPIRATION_SECONDS : o.expirationSeconds;
   serial++;
   return {
     metadata: {
@@ -100,6 +106,7 @@ export function csrObject(
       request: o.request ?? Buffer.from(pem).toString('base64'),
       signerName: o.signerName ?? NODE_CLIENT_SIGNER,
       usages: o.usages ?? ['digital signature', 'client auth'],
+      ...(expirationSeconds === null ? {} : { expirationSeconds }),
       username: o.username ?? AGENT,
       ...(o.extra === undefined ? {} : { extra: o.extra }),
     },
@@ -161,7 +168,12 @@ export async function apiSetup(opts: FakeApiServerOptions = {}): Promise<ApiSetu
           apiVersion: 'certificates.k8s.io/v1',
           kind: 'CertificateSigningRequest',
           metadata: { generateName: 'node-csr-' },
-          spec: { request: Buffer.from(pem).toString('base64'), signerName: NODE_CLIENT_SIGNER, usages },
+          spec: {
+            request: Buffer.from(pem).toString('base64'),
+            signerName: NODE_CLIENT_SIGNER,
+            usages,
+            expirationSeconds: AGENT_EXPIRATION_SECONDS,
+          },
         }),
       );
     },

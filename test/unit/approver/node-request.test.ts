@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import { inspectNodeClientRequest } from '../../../src/approver/node-request.js';
+import { MAX_CSR_REQUEST_BYTES } from '../../../src/x509/limits.js';
 import { csrObject, requestPem } from './helpers.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -107,5 +108,21 @@ describe('inspectNodeClientRequest', () => {
     );
     const junk = `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00]).toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     assert.match(problem(check(pem, { request: b64(junk) })), /cannot be parsed/);
+  });
+
+  it('refuses a valid request followed by ~1 MiB of unterminated BEGIN lines: spec.request is too large', async () => {
+    const pem = await requestPem();
+    const hostile = pem + '-----BEGIN CERTIFICATE REQUEST-----\n'.repeat(30_000);
+    const request = b64(hostile);
+    assert.ok(request.length > 1024 * 1024);
+    assert.equal(
+      problem(check(pem, { request })),
+      `spec.request is ${request.length} bytes; the limit is 16 KiB (a node client request is under 3 KiB)`,
+    );
+    // The same request without the junk is fine, and so is one just under the limit.
+    assert.equal(check(pem).ok, true);
+    const padded = pem + ' '.repeat(MAX_CSR_REQUEST_BYTES * 0.75 - pem.length - 3);
+    assert.ok(b64(padded).length <= MAX_CSR_REQUEST_BYTES);
+    assert.equal(check(pem, { request: b64(padded) }).ok, true);
   });
 });

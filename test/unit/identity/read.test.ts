@@ -78,6 +78,18 @@ describe('readIdentity', () => {
         '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
         /certificate 1 does not parse/,
       ],
+      [
+        'a key over the PEM limit',
+        pair.keyPem + ' '.repeat(4 * 1024 * 1024),
+        pair.chainPem,
+        /id-doc\.key is \d+ bytes; the limit for PEM input is 4 MiB$/,
+      ],
+      [
+        'a chain over the PEM limit',
+        pair.keyPem,
+        pair.chainPem + '-----BEGIN CERTIFICATE-----\n'.repeat(150_000),
+        /id-doc\.crt: the chain is \d+ bytes; the limit for PEM input is 4 MiB$/,
+      ],
     ];
     for (const [what, keyPem, chainPem, why] of cases) {
       const dir = join(await tempDir(t), 'id');

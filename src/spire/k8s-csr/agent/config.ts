@@ -3,6 +3,14 @@
  * docs/plugin-agent-k8s-csr.md; unknown keys are refused by name.
  */
 import { hostname } from 'node:os';
+import {
+  AGENT_ID_DIR,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  DEFAULT_EXPIRATION_MS,
+  MAX_APPROVAL_TIMEOUT_MS,
+  MAX_EXPIRATION_MS,
+  MIN_EXPIRATION_MS,
+} from '../../../identity/defaults.js';
 import { AttestorError } from '../../../errors.js';
 import { clusterNameProblem } from '../../../attestation/agent.js';
 import { DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from '../../../csr/keys.js';
@@ -11,22 +19,6 @@ import type { KubeAccessOptions } from '../../../kube/access.js';
 import { ConfigReader } from '../../host/index.js';
 import { definedOnly } from '../../../util/defined.js';
 import { DEFAULT_WAIT_MODE, WAIT_MODES, isWaitMode, type WaitMode } from '../../../kube/wait-mode.js';
-
-/**
- * Not the CLI's /tmp default: a world-writable parent invites squatting, and SPIRE does not tell
- * plugins its data_dir (Configure carries the trust domain only), so this is the conventional
- * place for spire-agent's state on a node, root-owned storage.
- */
-export const DEFAULT_IDENTITY_DIR = '/var/lib/spire/agent/k8s_csr';
-export const DEFAULT_EXPIRATION_MS = 3_600_000;
-export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
-/**
- * Node timers take at most 2^31-1 ms (~24.8 days; a longer delay fires after 1 ms, which made a
- * long approval_timeout expire at once): a week is plenty to wait for a manual approval.
- */
-export const MAX_APPROVAL_TIMEOUT_MS = 7 * 24 * 3_600_000;
-/** spec.expirationSeconds is an int32. */
-export const MAX_EXPIRATION_MS = (2 ** 31 - 1) * 1000;
 
 export interface AgentConfig {
   readonly cluster: string;
@@ -114,14 +106,15 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
     );
 
   const expirationMs =
-    r.optionalDuration('expiration', { min: 600_000, max: MAX_EXPIRATION_MS }) ?? DEFAULT_EXPIRATION_MS;
+    r.optionalDuration('expiration', { min: MIN_EXPIRATION_MS, max: MAX_EXPIRATION_MS }) ??
+    DEFAULT_EXPIRATION_MS;
   const approvalTimeoutMs =
     r.optionalDuration('approval_timeout', { min: 1000, max: MAX_APPROVAL_TIMEOUT_MS }) ??
     DEFAULT_APPROVAL_TIMEOUT_MS;
   const renewBeforeMs = r.optionalDuration('renew_before');
   if (renewBeforeMs !== undefined && renewBeforeMs >= expirationMs)
     throw configError('renew_before must be shorter than expiration', 'renew_before');
-  const identityDir = optionalString('identity_dir') ?? DEFAULT_IDENTITY_DIR;
+  const identityDir = optionalString('identity_dir') ?? AGENT_ID_DIR;
   const waitMode = r.optionalString('wait') ?? DEFAULT_WAIT_MODE;
   if (!isWaitMode(waitMode))
     throw configError(

@@ -100,9 +100,9 @@ const configError = (message: string, key: string, cause?: unknown): AttestorErr
 
 function readBundle(cluster: string, path: string): X509Certificate[] {
   const key = `clusters."${cluster}".ca_bundle_path`;
-  let pem: string;
+  let pem: Buffer;
   try {
-    pem = readFileSync(path, 'utf8');
+    pem = readFileSync(path);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw configError(`${key}: cannot read ${path}: ${reason}`, key, err);

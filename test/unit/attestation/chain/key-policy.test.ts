@@ -22,6 +22,17 @@ describe('keyProblem', () => {
     );
     assert.match(keyProblem(generateKeyPairSync('x25519').publicKey) ?? '', /key of type x25519/);
     assert.match(keyProblem(generateKeyPairSync('ed448').publicKey) ?? '', /key of type ed448/);
+    const anyHash = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey;
+    const sha256Only = generateKeyPairSync('rsa-pss', {
+      modulusLength: 2048,
+      hashAlgorithm: 'sha256',
+      mgf1HashAlgorithm: 'sha256',
+    }).publicKey;
+    for (const key of [anyHash, sha256Only])
+      assert.match(
+        keyProblem(key) ?? '',
+        /^has an RSASSA-PSS key \(subjectPublicKeyInfo id-RSASSA-PSS\); allowed are RSA \(rsaEncryption\)/,
+      );
   });
 });
 

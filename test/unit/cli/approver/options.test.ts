@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
 import { approverHelpText } from '../../../../src/cli/approver/help.js';
+import { APPROVER_DEFAULTS as DEFAULTS } from '../../../../src/approver/settings.js';
 import {
   APPROVER_FLAGS,
-  DEFAULTS,
   parseApproverCommandLine,
   type ApproverOptions,
 } from '../../../../src/cli/approver/options.js';
@@ -24,6 +24,7 @@ describe('approver flags', () => {
     assert.equal(o.inCluster, false);
     assert.equal(o.allowNodeBoundTokens, false);
     assert.equal(o.podLookup, true);
+    assert.equal(o.maxExpirationMs, 4 * 3_600_000);
     assert.equal(o.recordEvents, true);
     assert.equal(o.leaderElect, true);
     assert.equal(o.workers, DEFAULTS.workers);
@@ -61,6 +62,8 @@ describe('approver flags', () => {
       '-renew-deadline=20s',
       '-retry-period=500ms',
       '-http-address=127.0.0.1:0',
+      '--max-expiration',
+      '90m',
       '-log-format=json',
       '-log-level',
       'debug',
@@ -83,6 +86,7 @@ describe('approver flags', () => {
     assert.equal(o.renewDeadlineMs, 20_000);
     assert.equal(o.retryPeriodMs, 500);
     assert.equal(o.httpAddress, '127.0.0.1:0');
+    assert.equal(o.maxExpirationMs, 90 * 60_000);
     assert.equal(o.logFormat, 'json');
     assert.equal(o.logLevel, 'debug');
     assert.equal(o.tokenFile, '/t');
@@ -138,6 +142,10 @@ describe('approver flags', () => {
       [[...REQ, '-http-address', '8080'], /-http-address "8080" is not host:port/],
       [[...REQ, '-log-format', 'xml'], /-log-format must be one of text, json/],
       [[...REQ, '-kubeconfig', ''], /-kubeconfig must not be empty/],
+      [[...REQ, '-max-expiration', 'a day'], /-max-expiration "a day" is not a duration/],
+      [[...REQ, '-max-expiration', '5m'], /-max-expiration must be at least 10m0s, got 5m/],
+      [[...REQ, '-max-expiration', '1000000h'], /-max-expiration must be at most /],
+      [[...REQ, '-max-expiration', '-1h'], /-max-expiration/],
     ];
     for (const [args, re] of cases)
       assert.throws(

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
 import { isAttestorError } from '../../../../src/errors.js';
-import { DEFAULT_ID_DIR, parseCommandLine, type CliOptions } from '../../../../src/cli/identity/options.js';
+import { parseCommandLine, type CliOptions } from '../../../../src/cli/identity/options.js';
+import { CLI_ID_DIR } from '../../../../src/identity/defaults.js';
 
 function run(args: string[]): CliOptions {
   const c = parseCommandLine(args);
@@ -21,7 +22,7 @@ function usageError(args: string[], pattern: RegExp): void {
 describe('parseCommandLine', () => {
   it('has the 2018 defaults', () => {
     const o = run([]);
-    assert.equal(o.idDir, DEFAULT_ID_DIR);
+    assert.equal(o.idDir, CLI_ID_DIR);
     assert.equal(o.idDir, '/tmp/spire-agent-id');
     assert.equal(o.agentName, hostname().trim().toLowerCase());
     assert.equal(o.keyType, 'ecdsa-p256');

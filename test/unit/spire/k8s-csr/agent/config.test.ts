@@ -8,12 +8,11 @@ import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
 import { isAttestorError } from '../../../../../src/errors.js';
 import {
+  AGENT_ID_DIR,
   DEFAULT_APPROVAL_TIMEOUT_MS,
   DEFAULT_EXPIRATION_MS,
-  DEFAULT_IDENTITY_DIR,
-  parseAgentConfig,
-  type AgentConfig,
-} from '../../../../../src/spire/k8s-csr/agent/config.js';
+} from '../../../../../src/identity/defaults.js';
+import { parseAgentConfig, type AgentConfig } from '../../../../../src/spire/k8s-csr/agent/config.js';
 
 /** Lines of HCL; every config below names its node so the host name does not matter. */
 const hcl = (...lines: string[]): string =>
@@ -44,13 +43,13 @@ describe('k8s_csr agent configuration', () => {
         cluster: 'prod',
         kube: { inCluster: false },
         nodeName: 'node-1',
-        identityDir: DEFAULT_IDENTITY_DIR,
+        identityDir: AGENT_ID_DIR,
         keyType: 'ecdsa-p256',
         expirationMs: DEFAULT_EXPIRATION_MS,
         approvalTimeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS,
         waitMode: 'watch',
       });
-      assert.equal(DEFAULT_IDENTITY_DIR, '/var/lib/spire/agent/k8s_csr');
+      assert.equal(AGENT_ID_DIR, '/var/lib/spire/agent/k8s_csr');
       assert.equal(DEFAULT_EXPIRATION_MS, 3_600_000);
       assert.equal(DEFAULT_APPROVAL_TIMEOUT_MS, 300_000);
     });

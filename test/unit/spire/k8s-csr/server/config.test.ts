@@ -195,6 +195,18 @@ describe('k8s_csr server configuration', () => {
       assert.equal(e.details.key, 'clusters."a".ca_bundle_path');
     });
 
+    it('refuses a CA bundle over 4 MiB (a valid CA, then BEGIN lines without END) before parsing it', () => {
+      const huge = join(dir, 'huge.crt');
+      const text = caA.pem + '-----BEGIN CERTIFICATE-----\n'.repeat(150_000);
+      writeFileSync(huge, text);
+      const e = configError(() => loadServerConfig(block('a', huge), TD));
+      assert.equal(
+        e.message,
+        `clusters."a".ca_bundle_path ${huge} is ${Buffer.byteLength(text)} bytes; the limit for PEM input is 4 MiB`,
+      );
+      assert.equal(e.details.key, 'clusters."a".ca_bundle_path');
+    });
+
     it('refuses a CA bundle path that is a directory', () => {
       const sub = join(dir, 'a-directory');
       mkdirSync(sub, { recursive: true });

@@ -42,7 +42,7 @@ export async function runApprover(o: ApproverOptions, d: RunApproverDeps): Promi
   });
 
   const kube = createKubeClient(access, { logger: log, userAgent: 'node-attestor-approver' });
-  const metrics = createApproverMetrics();
+  const metrics = await createApproverMetrics();
   const inner = new AbortController();
   const stop = (): void => {
     inner.abort();
@@ -123,7 +123,7 @@ export async function runApprover(o: ApproverOptions, d: RunApproverDeps): Promi
       ready: () => inf.synced,
       metrics: () => {
         leaderGauge();
-        return metrics.registry.render();
+        return metrics.registry.metrics();
       },
     });
   } catch (err) {

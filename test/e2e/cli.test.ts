@@ -353,7 +353,22 @@ describe('node-attestor on a real control plane', () => {
       const waiting = client.waitForCertificate(created.metadata.name, created.metadata.resourceVersion, {
         deadline: Date.now() + 30_000,
       });
-      await secondWatch;
+      // Bounded, and failing at once if the wait ends (or gives up) without a second watch.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        secondWatch,
+        waiting.then(
+          () => assert.fail('the wait ended before a second watch'),
+          (err: unknown) => assert.fail(`the wait failed before a second watch: ${String(err)}`),
+        ),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error(`no second watch within 15 s (watches answered: ${JSON.stringify(answered)})`));
+          }, 15_000);
+        }),
+      ]).finally(() => {
+        clearTimeout(timer);
+      });
       assert.deepEqual(
         answered.map((w) => w.status),
         [200, 200],

@@ -51,7 +51,7 @@ function parseValue(text: string): number | undefined {
 function unescape(text: string, quotes: boolean, lineNo: number, line: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (c !== '\\') {
       out += c;
       continue;

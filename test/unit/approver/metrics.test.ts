@@ -110,11 +110,13 @@ describe('the strict Prometheus text reader used by the tests', () => {
         '',
       ].join('\n'),
     );
-    assert.equal(f[0]?.help, 'Line one\nline \\ two');
-    assert.deepEqual(f[0]?.samples, [{ name: 'a_total', labels: { x: 'q"\\\n', y: '2' }, value: 3 }]);
-    assert.equal(f[1]?.type, 'untyped');
-    assert.equal(f[1]?.samples[0]?.value, Infinity);
-    assert.ok(Number.isNaN(f[2]?.samples[0]?.value));
+    const [a, b, c] = f;
+    assert.ok(a !== undefined && b !== undefined && c !== undefined);
+    assert.equal(a.help, 'Line one\nline \\ two');
+    assert.deepEqual(a.samples, [{ name: 'a_total', labels: { x: 'q"\\\n', y: '2' }, value: 3 }]);
+    assert.equal(b.type, 'untyped');
+    assert.equal(b.samples[0]?.value, Infinity);
+    assert.ok(Number.isNaN(c.samples[0]?.value));
   });
 
   it('refuses what the format does not allow', () => {

@@ -90,7 +90,7 @@ describe('watchCsr', () => {
       events.map((e) => e.type),
       ['MODIFIED', 'MODIFIED', 'MODIFIED'],
     );
-    const chunks = push.mock.calls.map((c) => (c.arguments[0] as Buffer).toString('utf8'));
+    const chunks = push.mock.calls.map((c) => c.arguments[0].toString('utf8'));
     assert.equal(chunks.join(''), `${line}\n${line}\n\n${line}\n`);
     // The second and third events each began in one chunk and ended in another.
     assert.ok(

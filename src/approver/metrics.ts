@@ -1,8 +1,8 @@
 /**
  * The approver's metrics, on prom-client (the Node convention for a long-running service).
- * prom-client is imported only when the approver starts, so the rest of the node-attestor CLI
- * (which shares its bundle) never pays its ~40 ms load (docs/development.md). A private registry, and no default
- * process metrics: /metrics exposes exactly the families below (docs/approver.md).
+ * prom-client is imported only when the approver starts, so the other node-attestor commands,
+ * which share its bundle, never pay its ~40 ms load (docs/development.md). A private registry
+ * and no default process metrics: /metrics shows exactly the families below (docs/approver.md).
  */
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 

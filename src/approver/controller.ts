@@ -187,7 +187,7 @@ export class ApproverController {
     const created = Date.parse(csr.metadata.creationTimestamp ?? '');
     const label = d.kind === 'approve' ? 'approved' : 'denied';
     if (!Number.isNaN(created))
-      this.#o.metrics.latency.observe(Math.max(0, (this.#now() - created) / 1000), { decision: label });
+      this.#o.metrics.latency.observe({ decision: label }, Math.max(0, (this.#now() - created) / 1000));
     if (d.kind === 'approve') this.#o.metrics.approved.inc();
     else this.#o.metrics.denied.inc({ reason: d.reason });
     const fields = {

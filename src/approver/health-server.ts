@@ -7,9 +7,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AttestorError } from '../errors.js';
 
+/** Prometheus text format 0.0.4, what prom-client's default registry type renders. */
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 export interface HealthSources {
   readonly ready: () => boolean;
-  readonly metrics: () => string;
+  /** The Prometheus text exposition (prom-client renders it asynchronously). */
+  readonly metrics: () => Promise<string>;
 }
 
 export interface HealthServer {
@@ -58,7 +62,14 @@ export async function startHealthServer(address: string, src: HealthSources): Pr
         else reply(503, 'not ready: the CSR cache has not synced\n');
         return;
       case '/metrics':
-        reply(200, src.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+        src.metrics().then(
+          (text) => {
+            reply(200, text, METRICS_CONTENT_TYPE);
+          },
+          (err: unknown) => {
+            reply(500, `cannot render metrics: ${err instanceof Error ? err.message : String(err)}\n`);
+          },
+        );
         return;
       default:
         reply(404, 'not found\n');

@@ -42,7 +42,7 @@ export async function runApprover(o: ApproverSettings, d: RunApproverDeps): Prom
   });
 
   const kube = createKubeClient(access, { logger: log, userAgent: 'node-attestor-approver' });
-  const metrics = createApproverMetrics();
+  const metrics = await createApproverMetrics();
   const inner = new AbortController();
   const stop = (): void => {
     inner.abort();
@@ -124,7 +124,7 @@ export async function runApprover(o: ApproverSettings, d: RunApproverDeps): Prom
       ready: () => inf.synced,
       metrics: () => {
         leaderGauge();
-        return metrics.registry.render();
+        return metrics.registry.metrics();
       },
     });
   } catch (err) {

@@ -23,6 +23,7 @@ import { createCsrClient } from '../../src/kube/csr-client.js';
 import { buildNodeCsr } from '../../src/csr/request.js';
 import { generateKey } from '../../src/csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages } from '../../src/csr/profile.js';
+import { createLogger } from '../../src/log/logger.js';
 import { REPO_ROOT } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import { freePort } from '../harness/ports.js';
@@ -230,7 +231,7 @@ describe('node-attestor on a real control plane', () => {
       env,
     );
     const name = await waitForCsr('spire-agent-manual', 'node-csr-manual-1-');
-    await sleep(1000);
+    await run.stderrMatch(new RegExp(`waiting for approval of CSR ${name}`));
     assert.equal(run.child.exitCode, null, 'still waiting');
     assert.deepEqual(identityFiles(dir), []);
     await cp.kubectl(['certificate', 'approve', name]);
@@ -330,8 +331,23 @@ describe('node-attestor on a real control plane', () => {
       clientCert: manual.cert,
       clientKey: manual.key,
     });
-    // Each watch lasts one second (server-side timeoutSeconds), so the wait spans several.
-    const client = createCsrClient(access, { wait: { maxWatchSeconds: 1 } });
+    // Each watch lasts one second (server-side timeoutSeconds), so the wait spans several. The
+    // client's debug line for each watch the API server answered (with its HTTP status) is the
+    // proof that a second one was opened after the first ended.
+    const answered: { status: number; resourceVersion: string }[] = [];
+    let secondWatchOpen = (): void => undefined;
+    const secondWatch = new Promise<void>((resolve) => (secondWatchOpen = resolve));
+    const logger = createLogger({
+      format: 'json',
+      level: 'debug',
+      write: (line) => {
+        const e = JSON.parse(line) as Record<string, unknown>;
+        if (e.msg !== 'kubernetes watch') return;
+        answered.push({ status: Number(e.status), resourceVersion: String(e.resourceVersion) });
+        if (answered.length === 2) secondWatchOpen();
+      },
+    });
+    const client = createCsrClient(access, { wait: { maxWatchSeconds: 1 }, logger });
     try {
       const key = await generateKey('ecdsa-p256');
       const created = await client.createCsr({
@@ -347,10 +363,36 @@ describe('node-attestor on a real control plane', () => {
       const waiting = client.waitForCertificate(created.metadata.name, created.metadata.resourceVersion, {
         deadline: Date.now() + 30_000,
       });
-      await sleep(3500);
+      // Bounded, and failing at once if the wait ends (or gives up) without a second watch.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        secondWatch,
+        waiting.then(
+          () => assert.fail('the wait ended before a second watch'),
+          (err: unknown) => assert.fail(`the wait failed before a second watch: ${String(err)}`),
+        ),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error(`no second watch within 15 s (watches answered: ${JSON.stringify(answered)})`));
+          }, 15_000);
+        }),
+      ]).finally(() => {
+        clearTimeout(timer);
+      });
+      assert.deepEqual(
+        answered.map((w) => w.status),
+        [200, 200],
+        'the first watch ended and a second was opened',
+      );
+      assert.equal(
+        answered[0]?.resourceVersion,
+        created.metadata.resourceVersion,
+        'the first from the create',
+      );
       await cp.kubectl(['certificate', 'approve', created.metadata.name]);
       const got = await waiting;
       assert.match(got.certificateChainPem, /BEGIN CERTIFICATE/);
+      assert.ok(answered.length >= 2);
     } finally {
       client.close();
     }

@@ -61,7 +61,11 @@ class EchoServer implements ServerNodeAttestor {
     const text = payload.toString('utf8');
     if (text.startsWith('fail:')) throw new AttestorError(text.slice(5) as ErrorCode, `echo refused ${text}`);
     if (text === 'throw') throw new Error('secret internal detail');
-    if (text === 'hang') await sleep(60_000, ctx.signal);
+    if (text === 'hang') {
+      // Tests wait for this line to know the plugin holds the payload before they cancel.
+      logger.debug('echo: hanging until cancelled');
+      await sleep(60_000, ctx.signal);
+    }
     if (text === 'reject-later') {
       // A stray rejection nobody awaits: the plugin must log it and keep serving.
       void Promise.reject(new Error('stray rejection'));

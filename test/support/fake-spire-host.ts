@@ -202,6 +202,9 @@ export class FakeSpireHost {
   /** Status the broker/stdio streams ended with (undefined while open). */
   brokerStatus: status | undefined;
   stdioStatus: status | undefined;
+  /** Settle with that status when the stream ends (set by startBroker / startStdio). */
+  brokerEnded: Promise<status> | undefined;
+  stdioEnded: Promise<status> | undefined;
 
   private constructor(
     readonly handshake: Handshake,
@@ -327,15 +330,33 @@ export class FakeSpireHost {
     return this.out.stderr.split('\n').filter((l) => l.trim() !== '' && parseHclogLine(l) === undefined);
   }
 
+  /**
+   * The first stderr log line that matches, checked again each time the plugin writes to stderr;
+   * rejects (with the stderr so far) if none has come within `timeoutMs`.
+   */
   async waitForLog(pred: (l: HclogLine) => boolean, timeoutMs = 5000): Promise<HclogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.logs().find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline)
-        throw new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const hit = this.logs().find(pred);
+    if (hit) return hit;
+    const stderr = this.child?.stderr;
+    if (!stderr) throw new Error('waitForLog needs a launched plugin (in-process plugins: use their own)');
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        stderr.off('data', check);
+      };
+      const check = (): void => {
+        const found = this.logs().find(pred);
+        if (found === undefined) return;
+        done();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${this.stderr}`));
+      }, timeoutMs);
+      // Registered after the collector in launch(), so this.stderr already holds the new data.
+      stderr.on('data', check);
+    });
   }
 
   /** Opens GRPCBroker/StartStream and sends ConnInfo{1, unix, address}, as go-plugin's Accept(1) does. */
@@ -343,8 +364,11 @@ export class FakeSpireHost {
     const s = this.broker$.startStream();
     s.on('data', () => undefined);
     s.on('error', () => undefined);
-    s.on('status', (st: { code: status }) => {
-      this.brokerStatus = st.code;
+    this.brokerEnded = new Promise((resolve) => {
+      s.on('status', (st: { code: status }) => {
+        this.brokerStatus = st.code;
+        resolve(st.code);
+      });
     });
     s.write({ serviceId: 1, network: 'unix', address });
     this.brokerStream = s;
@@ -354,8 +378,11 @@ export class FakeSpireHost {
     const s = this.stdio$.streamStdio({});
     s.on('data', () => undefined);
     s.on('error', () => undefined);
-    s.on('status', (st: { code: status }) => {
-      this.stdioStatus = st.code;
+    this.stdioEnded = new Promise((resolve) => {
+      s.on('status', (st: { code: status }) => {
+        this.stdioStatus = st.code;
+        resolve(st.code);
+      });
     });
     this.stdioStream = s;
   }

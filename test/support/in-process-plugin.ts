@@ -13,6 +13,8 @@ export interface InProcessPlugin {
   readonly host: FakeSpireHost;
   /** Log lines so far, parsed and checked as hclog. */
   logs(): HclogLine[];
+  /** Resolves with the first log line (already written or still to come) that matches. */
+  waitForLog(pred: (l: HclogLine) => boolean): Promise<HclogLine>;
   close(): Promise<void>;
 }
 
@@ -22,13 +24,18 @@ export async function startInProcess(
     | { side: 'server'; attestor: ServerNodeAttestor; maxMessageBytes?: number },
 ): Promise<InProcessPlugin> {
   const lines: string[] = [];
+  const waiters = new Set<(l: HclogLine) => void>();
   const logger = createLogger({
     format: 'hclog',
     level: 'debug',
     write: (l) => {
       lines.push(l);
+      const parsed = parseHclogLine(l.trimEnd());
+      if (parsed !== undefined) for (const w of waiters) w(parsed);
     },
   });
+  const logs = (): HclogLine[] =>
+    lines.map((l) => parseHclogLine(l.trimEnd())).filter((l): l is HclogLine => l !== undefined);
   const common = {
     logger,
     processMode: false,
@@ -42,7 +49,19 @@ export async function startInProcess(
   return {
     handle,
     host,
-    logs: () => lines.map((l) => parseHclogLine(l.trimEnd())).filter((l): l is HclogLine => l !== undefined),
+    logs,
+    waitForLog: (pred) => {
+      const hit = logs().find(pred);
+      if (hit !== undefined) return Promise.resolve(hit);
+      return new Promise((resolve) => {
+        const w = (l: HclogLine): void => {
+          if (!pred(l)) return;
+          waiters.delete(w);
+          resolve(l);
+        };
+        waiters.add(w);
+      });
+    },
     close: async () => {
       host.close();
       await handle.stop();

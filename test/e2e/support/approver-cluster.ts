@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../../harness/bins.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
 import { ManagedProcess } from '../../harness/processes.js';
 import { CLI } from './cli.js';
+import { sampleValue } from '../../support/prometheus-text.js';
 
 export const NS = 'spire';
 export const AGENT_SA = 'spire-agent';
@@ -207,8 +208,11 @@ export interface ApproverProcess {
   /** The JSON log lines written so far. */
   logLines(): Record<string, unknown>[];
   metrics(): Promise<string>;
-  /** The value of one metric sample (e.g. `node_attestor_approver_leader`), NaN when absent. */
-  metric(sample: string): Promise<number>;
+  /**
+   * One sample of /metrics (e.g. `node_attestor_approver_leader`, or `…_total` with its labels),
+   * read with the strict text-format reader; NaN when absent.
+   */
+  metric(name: string, labels?: Readonly<Record<string, string>>): Promise<number>;
 }
 
 export interface StartApproverOptions {
@@ -275,11 +279,7 @@ export async function startApprover(cp: ControlPlane, o: StartApproverOptions): 
     url,
     logLines,
     metrics,
-    metric: async (sample) => {
-      const text = await metrics();
-      const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-      return line === undefined ? Number.NaN : Number(line.slice(sample.length + 1));
-    },
+    metric: async (name, labels = {}) => sampleValue(await metrics(), name, labels) ?? Number.NaN,
   };
   // Ready = the CSR cache has synced.
   for (let i = 0; i < 300; i++) {

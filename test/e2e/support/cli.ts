@@ -15,7 +15,12 @@ export interface CliRun {
 export function startCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
-): { child: ChildProcess; done: Promise<CliRun> } {
+): {
+  child: ChildProcess;
+  done: Promise<CliRun>;
+  /** Resolves once stderr (so far or later) matches; rejects if the CLI exits first. */
+  stderrMatch(re: RegExp): Promise<void>;
+} {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing; run npm run build`);
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -30,7 +35,22 @@ export function startCli(
       resolve({ code, stdout, stderr });
     });
   });
-  return { child, done };
+  const stderrMatch = (re: RegExp): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!re.test(stderr)) return;
+        child.stderr.off('data', check);
+        resolve();
+      };
+      // After the collector above, so stderr already holds the new chunk.
+      child.stderr.on('data', check);
+      check();
+      void done.then((r) => {
+        if (!re.test(r.stderr))
+          reject(new Error(`CLI exited (${String(r.code)}) before ${String(re)}:\n${r.stderr}`));
+      });
+    });
+  return { child, done, stderrMatch };
 }
 
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {

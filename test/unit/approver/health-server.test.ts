@@ -30,7 +30,10 @@ describe('health server', () => {
 
   it('serves /healthz, /readyz (by the sync state) and /metrics', async () => {
     let ready = false;
-    const s = await startHealthServer('127.0.0.1:0', { ready: () => ready, metrics: () => 'm 1\n' });
+    const s = await startHealthServer('127.0.0.1:0', {
+      ready: () => ready,
+      metrics: () => Promise.resolve('m 1\n'),
+    });
     try {
       assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.deepEqual(await httpReq(`${s.url}/healthz`), {
@@ -53,20 +56,44 @@ describe('health server', () => {
     }
   });
 
-  it('fails clearly on a bad or taken address', async () => {
-    await assert.rejects(startHealthServer('nope', { ready: () => true, metrics: () => '' }), {
-      code: 'ERR_USAGE',
+  it('answers 500 with the reason when the metrics cannot be rendered', async () => {
+    const s = await startHealthServer('127.0.0.1:0', {
+      ready: () => true,
+      metrics: () => Promise.reject(new Error('collector broke')),
     });
-    const s = await startHealthServer('[::1]:0', { ready: () => true, metrics: () => '' }).catch(() =>
-      startHealthServer('127.0.0.1:0', { ready: () => true, metrics: () => '' }),
+    try {
+      const m = await httpReq(`${s.url}/metrics`);
+      assert.equal(m.status, 500);
+      assert.equal(m.body, 'cannot render metrics: collector broke\n');
+      assert.equal((await httpReq(`${s.url}/healthz`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('fails clearly on a bad or taken address', async () => {
+    await assert.rejects(
+      startHealthServer('nope', { ready: () => true, metrics: () => Promise.resolve('') }),
+      {
+        code: 'ERR_USAGE',
+      },
+    );
+    const s = await startHealthServer('[::1]:0', {
+      ready: () => true,
+      metrics: () => Promise.resolve(''),
+    }).catch(() =>
+      startHealthServer('127.0.0.1:0', { ready: () => true, metrics: () => Promise.resolve('') }),
     );
     try {
       const port = new URL(s.url).port;
       const host = new URL(s.url).hostname;
-      await assert.rejects(startHealthServer(`${host}:${port}`, { ready: () => true, metrics: () => '' }), {
-        code: 'ERR_IO',
-        message: new RegExp(`cannot listen on -http-address .*:${port}: EADDRINUSE`),
-      });
+      await assert.rejects(
+        startHealthServer(`${host}:${port}`, { ready: () => true, metrics: () => Promise.resolve('') }),
+        {
+          code: 'ERR_IO',
+          message: new RegExp(`cannot listen on -http-address .*:${port}: EADDRINUSE`),
+        },
+      );
     } finally {
       await s.close();
     }

@@ -17,6 +17,8 @@ import {
 } from '../../support/fake-apiserver.js';
 import { generateTestKey, type TestKeyAlg } from '../../support/pki.js';
 import { EXTRA } from '../../../src/approver/requester.js';
+import type { ApproverMetrics } from '../../../src/approver/metrics.js';
+import { sampleValue } from '../../support/prometheus-text.js';
 
 export const AGENT = 'system:serviceaccount:spire:spire-agent';
 /** What our CLI and agent plugin request by default (1h). */
@@ -187,11 +189,27 @@ export async function apiSetup(opts: FakeApiServerOptions = {}): Promise<ApiSetu
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `predicate` until it holds; rejects after `timeoutMs`. */
-export async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+/**
+ * Polls `predicate` until it holds; rejects after `timeoutMs`. Only for state that announces no
+ * event of its own (a fake API server's records, a metric, a queue's length).
+ */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'the condition',
+): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('until: timed out');
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`until: ${what} did not hold within ${String(timeoutMs)} ms`);
     await sleep(5);
   }
+}
+
+/** One approver metric as /metrics shows it (read with the strict text-format reader); NaN when absent. */
+export async function approverMetric(
+  m: ApproverMetrics,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): Promise<number> {
+  return sampleValue(await m.registry.metrics(), `node_attestor_approver_${name}`, labels) ?? Number.NaN;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LeaderElector, microTime, type LeaderElectionOptions } from '../../../src/approver/lease.js';
 import type { AttestorError } from '../../../src/errors.js';
-import { apiSetup, sleep, type ApiSetup } from './helpers.js';
+import { apiSetup, type ApiSetup } from './helpers.js';
 
 describe('LeaderElector', () => {
   let s: ApiSetup;
@@ -121,8 +121,10 @@ describe('LeaderElector', () => {
     const doneA = a.run(acA.signal);
     await own.api.waitUntil(() => a.isLeader());
     const doneB = b.run(acB.signal);
-    await sleep(200);
+    // b has read the Lease and found a holding it: it must stay a follower.
+    await own.api.waitUntil(() => b.observedHolder === 'a');
     assert.equal(b.isLeader(), false);
+    assert.deepEqual(events, ['a leads']);
     const t0 = Date.now();
     acA.abort();
     await doneA;

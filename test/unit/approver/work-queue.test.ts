@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Backoff } from '../../../src/approver/backoff.js';
 import { WorkQueue } from '../../../src/approver/work-queue.js';
-import { sleep, until } from './helpers.js';
+import { until } from './helpers.js';
 
 describe('WorkQueue', () => {
   it('queues a key once, never runs it twice at once, and runs it again when re-added meanwhile', async () => {
@@ -11,6 +11,9 @@ describe('WorkQueue', () => {
     const log: string[] = [];
     let active = 0;
     let maxActiveForA = 0;
+    // The first run of "a" holds until the test has re-added it, so the re-adds land mid-run.
+    let releaseA = (): void => undefined;
+    const aHeld = new Promise<void>((resolve) => (releaseA = resolve));
     const done = q.run(
       async (key) => {
         if (key === 'a') {
@@ -18,7 +21,7 @@ describe('WorkQueue', () => {
           maxActiveForA = Math.max(maxActiveForA, active);
         }
         log.push(`start ${key}`);
-        await sleep(30);
+        if (key === 'a' && log.filter((l) => l === 'start a').length === 1) await aHeld;
         log.push(`end ${key}`);
         if (key === 'a') active--;
       },
@@ -28,12 +31,14 @@ describe('WorkQueue', () => {
     q.add('a');
     q.add('a');
     q.add('b');
-    assert.ok(q.pending >= 1);
-    await until(() => log.includes('start a'));
+    assert.equal(q.length, 2, 'a queued once');
+    await until(() => log.includes('start a') && log.includes('end b'));
     q.add('a'); // while a runs: once more afterwards
     q.add('a');
-    await until(() => log.filter((l) => l === 'end a').length === 2 && log.includes('end b'));
-    await sleep(50);
+    assert.equal(q.length, 0, 'not queued beside its own run');
+    releaseA();
+    // pending counts queued, running and retry-waiting keys: at 0 nothing more can run.
+    await until(() => q.pending === 0 && log.filter((l) => l === 'end a').length === 2);
     assert.equal(log.filter((l) => l === 'start a').length, 2);
     assert.equal(log.filter((l) => l === 'start b').length, 1);
     assert.equal(maxActiveForA, 1);
@@ -56,17 +61,32 @@ describe('WorkQueue', () => {
         attempts.push(Date.now() - t0);
         return Promise.reject(new Error('nope'));
       },
-      { concurrency: 1, retryBaseMs: 20, retryMaxMs: 40, onError: (_k, _e, ms) => errors.push(ms) },
+      {
+        concurrency: 1,
+        retryBaseMs: 20,
+        retryMaxMs: 40,
+        onError: (_k, _e, ms) => {
+          errors.push(ms);
+          // Forgotten right after its third retry is scheduled (the timer is set once onError
+          // returns, before any microtask runs): the scheduled retry must be cancelled.
+          if (errors.length === 3)
+            queueMicrotask(() => {
+              assert.equal(q.pending, 1, 'a retry is scheduled');
+              q.forget('bad');
+              forgotten();
+            });
+        },
+      },
       ac.signal,
     );
+    let forgotten = (): void => undefined;
+    const wasForgotten = new Promise<void>((resolve) => (forgotten = resolve));
     t0 = Date.now();
     q.add('bad');
-    await until(() => errors.length >= 3);
-    assert.deepEqual(errors.slice(0, 3), [20, 40, 40]);
-    q.forget('bad');
-    const n = attempts.length;
-    await sleep(80);
-    assert.equal(attempts.length, n, 'forgotten: no more retries');
+    await wasForgotten;
+    assert.deepEqual(errors, [20, 40, 40]);
+    assert.equal(q.pending, 0, 'forgotten: no retry left scheduled');
+    assert.equal(attempts.length, 3);
     ac.abort();
     await done;
     assert.equal(q.pending, 0, 'timers cleared on stop');

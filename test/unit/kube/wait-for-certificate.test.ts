@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AttestorError, isAttestorError } from '../../../src/errors.js';
+import { LineSplitter } from '../../../src/kube/lines.js';
 import type { CsrProgress } from '../../../src/kube/wait-for-certificate.js';
 import { createNodeCsr, setup, type Setup } from './helpers.js';
 
@@ -197,14 +198,17 @@ describe('waitForCertificate', () => {
   it('re-watches from the last seen resourceVersion when the stream ends mid-wait, then sees the approval', async () => {
     await withSetup(async (s) => {
       const csr = await createNodeCsr(s.client);
+      const phases: CsrProgress['phase'][] = [];
       const p = s.client.waitForCertificate(csr.metadata.name, csr.metadata.resourceVersion, {
         deadline: Date.now() + 5000,
+        onProgress: (e) => phases.push(e.phase),
       });
       await s.api.waitUntil(() => s.api.openWatches === 1);
       s.api.approve(csr.metadata.name);
       const approvedRv = () => s.api.csr(csr.metadata.name)!.metadata.resourceVersion;
       const seenRv = approvedRv();
-      await new Promise((r) => setTimeout(r, 50));
+      // The client has taken in the approval event (its progress says so) before the stream ends.
+      await s.api.waitUntil(() => phases.includes('approved'));
       s.api.closeWatches();
       await s.api.waitUntil(() => watchRequests(s).length === 2 && s.api.openWatches === 1);
       assert.equal(watchRequests(s)[1]!.query.resourceVersion, seenRv);
@@ -213,7 +217,9 @@ describe('waitForCertificate', () => {
     });
   });
 
-  it('resumes from a BOOKMARK resourceVersion', async () => {
+  it('resumes from a BOOKMARK resourceVersion', async (t) => {
+    // Every chunk the client's watch reader takes in: the bookmark has been read once it is there.
+    const push = t.mock.method(LineSplitter.prototype, 'push');
     await withSetup(async (s) => {
       const csr = await createNodeCsr(s.client);
       await createNodeCsr(s.client, 'other'); // moves the global resourceVersion on
@@ -223,7 +229,7 @@ describe('waitForCertificate', () => {
       await s.api.waitUntil(() => s.api.openWatches === 1);
       s.api.sendBookmark();
       const bookmarkRv = String(s.api.resourceVersion);
-      await new Promise((r) => setTimeout(r, 50));
+      await s.api.waitUntil(() => push.mock.calls.some((c) => c.arguments[0].includes('"BOOKMARK"')));
       s.api.closeWatches();
       await s.api.waitUntil(() => watchRequests(s).length === 2 && s.api.openWatches === 1);
       assert.equal(watchRequests(s)[1]!.query.resourceVersion, bookmarkRv);

@@ -62,7 +62,9 @@ describe('watchCsr', () => {
     await s.api.waitUntil(() => s.api.openWatches === 0);
   });
 
-  it('handles events split across chunks and ends when the server ends the stream', async () => {
+  it('handles events split across chunks and ends when the server ends the stream', async (t) => {
+    // Every chunk the client's line splitter is handed, to prove where the stream was cut.
+    const push = t.mock.method(LineSplitter.prototype, 'push');
     const csr = await createNodeCsr(s.client);
     const line = JSON.stringify({ type: 'MODIFIED', object: s.api.csr(csr.metadata.name) });
     const events: CsrWatchEvent[] = [];
@@ -73,17 +75,31 @@ describe('watchCsr', () => {
         events.push(ev);
     })();
     await s.api.waitUntil(() => s.api.openWatches === 1);
-    s.api.sendRaw(line.slice(0, 10));
-    await new Promise((r) => setTimeout(r, 30));
+    // Each write ends inside an event; the next is sent only once the client has yielded the
+    // event completed by the previous one, so the client has read that write by then. (One
+    // write is one TLS record, decrypted whole: a read never ends inside it.)
+    s.api.sendRaw(`${line}\n${line.slice(0, 10)}`);
+    await s.api.waitUntil(() => events.length === 1);
     s.api.sendRaw(`${line.slice(10)}\n\n${line.slice(0, 5)}`);
-    await new Promise((r) => setTimeout(r, 30));
+    await s.api.waitUntil(() => events.length === 2);
     s.api.sendRaw(`${line.slice(5)}\n`);
-    await new Promise((r) => setTimeout(r, 30));
+    await s.api.waitUntil(() => events.length === 3);
     s.api.closeWatches();
     await done;
     assert.deepEqual(
       events.map((e) => e.type),
-      ['MODIFIED', 'MODIFIED'],
+      ['MODIFIED', 'MODIFIED', 'MODIFIED'],
+    );
+    const chunks = push.mock.calls.map((c) => c.arguments[0].toString('utf8'));
+    assert.equal(chunks.join(''), `${line}\n${line}\n\n${line}\n`);
+    // The second and third events each began in one chunk and ended in another.
+    assert.ok(
+      chunks.some((c) => c.endsWith(line.slice(0, 10))),
+      `a chunk ends 10 bytes into event 2: ${JSON.stringify(chunks.map((c) => c.length))}`,
+    );
+    assert.ok(
+      chunks.some((c) => c.endsWith(line.slice(0, 5))),
+      'a chunk ends 5 bytes into event 3',
     );
   });
 

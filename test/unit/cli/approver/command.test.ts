@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { approverMain } from '../../../../src/cli/approver/command.js';
 import { main } from '../../../../src/cli/main.js';
 import { AGENT, apiSetup, requestPem, until, type ApiSetup, type Binding } from '../../approver/helpers.js';
+import { sampleValue } from '../../../support/prometheus-text.js';
 
 const BOUND: Binding = { nodeName: 'node-a', nodeUid: 'uid-a', podName: 'agent-a', podUid: 'pod-a' };
 const FAST = [
@@ -23,7 +24,8 @@ interface Running {
   readonly ac: AbortController;
   readonly stderr: () => string;
   url(): Promise<string>;
-  metric(sample: string): Promise<number>;
+  /** One sample of /metrics (read with the strict text-format reader); NaN when absent. */
+  metric(name: string, labels?: Readonly<Record<string, string>>): Promise<number>;
 }
 
 describe('node-attestor approver (command)', () => {
@@ -69,10 +71,9 @@ describe('node-attestor approver (command)', () => {
         await until(() => url !== undefined);
         return url ?? '';
       },
-      metric: async (sample) => {
+      metric: async (name, labels = {}) => {
         const text = await (await fetch(`${await r.url()}/metrics`)).text();
-        const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-        return line === undefined ? Number.NaN : Number(line.slice(sample.length + 1));
+        return sampleValue(text, name, labels) ?? Number.NaN;
       },
     };
     return r;
@@ -134,14 +135,11 @@ describe('node-attestor approver (command)', () => {
     assert.equal(cond(mismatch.metadata.name), 'Denied/NodeMismatch');
     assert.equal(cond(viaPod.metadata.name), 'Approved/NodeBindingVerified');
     assert.equal(await r.metric('node_attestor_approver_csrs_approved_total'), 2);
-    assert.equal(await r.metric('node_attestor_approver_csrs_denied_total{reason="NodeMismatch"}'), 1);
-    let ignored = 0;
-    const ignoredSample = 'node_attestor_approver_csrs_ignored_total{reason="requester_not_allowed"}';
-    for (let i = 0; i < 100 && ignored === 0; i++) {
-      ignored = await r.metric(ignoredSample);
-      if (ignored === 0) await new Promise((res) => setTimeout(res, 20));
-    }
-    assert.equal(ignored, 1);
+    assert.equal(await r.metric('node_attestor_approver_csrs_denied_total', { reason: 'NodeMismatch' }), 1);
+    const ignored = (): Promise<number> =>
+      r.metric('node_attestor_approver_csrs_ignored_total', { reason: 'requester_not_allowed' });
+    await until(async () => (await ignored()) > 0, 5000, 'the stranger CSR to be counted as ignored');
+    assert.equal(await ignored(), 1);
     assert.equal(await r.metric('node_attestor_approver_leader'), 1);
     assert.equal(await r.metric('node_attestor_approver_informer_synced'), 1);
     assert.equal(cond(stranger.metadata.name), undefined);
@@ -156,7 +154,16 @@ describe('node-attestor approver (command)', () => {
   it('a new leader picks up what is pending at once; without leader election every replica acts', async () => {
     // a decides only AGENT's CSRs; b also another requester's, which a leaves pending.
     const other = 'system:serviceaccount:spire:other';
-    const a = start(['-allow-requester', AGENT, '-leader-identity', 'a', '-lease-name', 'handover']);
+    const a = start([
+      '-allow-requester',
+      AGENT,
+      '-leader-identity',
+      'a',
+      '-lease-name',
+      'handover',
+      '-log-level',
+      'debug',
+    ]);
     await until(() => s.api.lease('spire', 'handover')?.spec.holderIdentity === 'a');
     const b = start([
       '-allow-requester',
@@ -170,7 +177,17 @@ describe('node-attestor approver (command)', () => {
     ]);
     await b.url();
     const pending = await s.createCsr(await requestPem({ node: 'node-a' }), BOUND, other);
-    await new Promise((res) => setTimeout(res, 300));
+    // a, the leader, has seen the CSR and left it alone (its debug line); b is a follower.
+    await until(
+      () =>
+        a
+          .stderr()
+          .split('\n')
+          .some((l) => l.includes('left a CSR alone') && l.includes(`"csr":"${pending.metadata.name}"`)),
+      5000,
+      'the leader to leave the CSR alone',
+    );
+    assert.equal(await b.metric('node_attestor_approver_leader'), 0);
     assert.equal(
       s.api.csr(pending.metadata.name)?.status.conditions,
       undefined,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
@@ -23,6 +24,8 @@ class ScriptedAgent implements AgentNodeAttestor {
   mode = 'ok';
   begun = 0;
   signals: AbortSignal[] = [];
+  /** Called as begin() starts (tests wait for it). */
+  onBegin: (() => void) | undefined;
 
   configure(_input: ConfigureInput): Promise<void> {
     return Promise.resolve();
@@ -31,6 +34,7 @@ class ScriptedAgent implements AgentNodeAttestor {
   async begin(signal: AbortSignal): Promise<AgentAttestation> {
     this.begun++;
     this.signals.push(signal);
+    this.onBegin?.();
     switch (this.mode) {
       case 'csr-denied':
         throw new AttestorError('ERR_CSR_DENIED', 'the CSR was denied: bad node');
@@ -88,10 +92,15 @@ describe('agent NodeAttestor/AidAttestation adapter', () => {
   it('treats the host cancelling after the payload as the normal end', async () => {
     const before = p.logs().length;
     await p.host.aidAttestation(() => [Buffer.from('n1')]);
-    await sleep(100);
-    const lines = p.logs().slice(before);
     // grpc-js may surface the cancel as a half-close first; both are a quiet, normal end.
     const ends = ['AidAttestation stream closed by the host', 'AidAttestation ended by the host'];
+    await p.waitForLog(() =>
+      p
+        .logs()
+        .slice(before)
+        .some((l) => ends.includes(l['@message'])),
+    );
+    const lines = p.logs().slice(before);
     assert.ok(
       lines.some((l) => ends.includes(l['@message'])),
       JSON.stringify(lines),
@@ -100,7 +109,10 @@ describe('agent NodeAttestor/AidAttestation adapter', () => {
       lines.every((l) => l['@level'] === 'debug' || l['@level'] === 'trace'),
       JSON.stringify(lines),
     );
-    assert.equal(attestor.signals.at(-1)?.aborted, true);
+    // begin()'s signal is aborted too, possibly just after the line (bounded wait on the event).
+    const signal = attestor.signals.at(-1);
+    assert.ok(signal !== undefined);
+    if (!signal.aborted) await once(signal, 'abort', { signal: AbortSignal.timeout(5000) });
   });
 
   it('ends OK when the host half-closes', async () => {
@@ -154,14 +166,17 @@ describe('agent NodeAttestor/AidAttestation adapter', () => {
   it('warns when the host cancels before the payload was ready, and aborts begin()', async () => {
     attestor.mode = 'slow';
     try {
+      const begun = new Promise<void>((resolve) => (attestor.onBegin = resolve));
       const s = p.host.openAidAttestation();
-      await sleep(100);
+      // begin() is running (and will wait for the abort) before the host cancels.
+      await begun;
+      attestor.onBegin = undefined;
       s.cancel();
-      await sleep(100);
-      assert.equal(attestor.signals.at(-1)?.aborted, true);
-      const line = p.logs().at(-1);
-      assert.equal(line?.['@message'], 'AidAttestation cancelled by the host before the payload was ready');
+      const line = await p.waitForLog(
+        (l) => l['@message'] === 'AidAttestation cancelled by the host before the payload was ready',
+      );
       assert.equal(line['@level'], 'warn');
+      assert.equal(attestor.signals.at(-1)?.aborted, true);
     } finally {
       attestor.mode = 'ok';
     }

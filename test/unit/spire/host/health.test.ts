@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as S } from '../../../../src/gen/grpc/health/v1/health.js';
@@ -6,7 +7,6 @@ import type { ServerNodeAttestor } from '../../../../src/spire/host/types.js';
 import {
   rawClient,
   rawUnary,
-  sleep,
   startInProcess,
   type InProcessPlugin,
 } from '../../../support/in-process-plugin.js';
@@ -57,10 +57,13 @@ describe('grpc.health.v1.Health', () => {
     const u = other.host.watchHealth('other');
     u.on('data', (m: { status: S }) => unknown.push(m.status));
     u.on('error', () => undefined);
-    await sleep(150);
+    await Promise.all([once(w, 'data'), once(u, 'data')]);
     assert.deepEqual(seen, [S.SERVING]);
     assert.deepEqual(unknown, [S.SERVICE_UNKNOWN]);
-    await other.close();
+    const ended = once(w, 'status');
+    await other.handle.stop();
+    await ended;
     assert.deepEqual(seen, [S.SERVING, S.NOT_SERVING]);
+    other.host.close();
   });
 });

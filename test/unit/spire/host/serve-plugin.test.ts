@@ -19,7 +19,6 @@ import { GENERIC_INTERNAL_MESSAGE } from '../../../../src/spire/host/grpc-status
 import { MAX_CONCURRENT_STREAMS, servePlugin } from '../../../../src/spire/host/serve-plugin.js';
 import type { ServerNodeAttestor } from '../../../../src/spire/host/types.js';
 import { AGENT_HOST_SERVICES, FakeSpireHost, type LaunchOptions } from '../../../support/fake-spire-host.js';
-import { sleep } from '../../../support/in-process-plugin.js';
 
 const ECHO = 'test/support/echo-plugin.ts';
 const launchOpts = (side: 'agent' | 'server'): LaunchOptions => ({
@@ -138,8 +137,12 @@ describe('servePlugin (server side) under a fake SPIRE host', () => {
     );
     const hanging = host.openAttest();
     hanging.send({ request: { $case: 'payload', payload: Buffer.from('hang') } });
-    await sleep(200);
+    await host.waitForLog((l) => l['@message'] === 'echo: hanging until cancelled');
+    const cancelled = (): number =>
+      host.logs().filter((l) => l['@message'] === 'Attestation stream cancelled by the host').length;
+    const before = cancelled();
     hanging.cancel();
+    await host.waitForLog(() => cancelled() > before);
     const s = host.openAttest();
     s.send({ request: { $case: 'challengeResponse', challengeResponse: Buffer.from('?') } });
     await assert.rejects(s.recv(), code(status.INVALID_ARGUMENT));
@@ -165,9 +168,9 @@ describe('servePlugin (server side) under a fake SPIRE host', () => {
 
   it('ignores SIGINT', async () => {
     host.signal('SIGINT');
-    await sleep(300);
-    assert.equal(await host.health('plugin'), S.SERVING);
     await host.waitForLog((l) => l['@message'].includes('Ignoring SIGINT'));
+    assert.equal(await host.health('plugin'), S.SERVING);
+    assert.equal(host.pid !== undefined && process.kill(host.pid, 0), true, 'still running');
   });
 
   it('writes only valid hclog JSON lines to stderr', () => {
@@ -223,7 +226,15 @@ describe('servePlugin (agent side) under a fake SPIRE host', () => {
       r.responses.map((b) => b.toString()),
       ['echo:n1', 'echo:n2'],
     );
-    await sleep(100);
+    // The plugin logs how the stream ended (a cancel may surface as a half-close first); only
+    // after that line does "no warning" mean anything.
+    const ends = ['AidAttestation stream closed by the host', 'AidAttestation ended by the host'];
+    await host.waitForLog(() =>
+      host
+        .logs()
+        .slice(seen)
+        .some((l) => ends.includes(l['@message'])),
+    );
     const lines = host.logs().slice(seen);
     assert.ok(!lines.some((l) => l['@level'] === 'warn' || l['@level'] === 'error'), JSON.stringify(lines));
   });

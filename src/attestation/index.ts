@@ -44,5 +44,6 @@ export {
   type ClusterTrust,
   type CompiledServerConfig,
   type PendingAttestation,
+  type ProvenAttestation,
   type ServerAttestationConfig,
 } from './verify-attestation.js';

@@ -148,9 +148,10 @@ export interface PendingAttestation {
   /** The x509pop challenge JSON to send to the agent. */
   readonly challenge: Buffer;
   /**
-   * Verifies the agent's response (ERR_POP when the signature does not verify), then the validity
-   * of every certificate of the verified paths at `options.now` (ERR_CHAIN "expired" when none is
-   * valid any more). Callable once: a second call is ERR_POP (x509pop has exactly one round).
+   * Checks the validity of every certificate of the verified paths again at `options.now`
+   * (ERR_CHAIN "expired" when none is valid any more), then the agent's response (ERR_POP when
+   * the signature does not verify). Callable once: a second call is ERR_POP (x509pop has exactly
+   * one round). Run it through withCertificateReader (a refusal may need to name a certificate).
    */
   prove(response: Uint8Array, options?: AttestationOptions): ProvenAttestation;
   /** prove(response) then identify(node), for callers with no checks in between. */
@@ -253,14 +254,16 @@ export function beginAttestation(
     challenge,
     prove(response, proveOptions = {}) {
       if (answered) throw new AttestorError('ERR_POP', 'this challenge has already been answered');
-      answered = true;
-      verifyChallengeResponse(state, response, leaf.publicKey);
-      // The response may come long after the challenge: a certificate valid then may have expired.
+      // The response may come long after the challenge: a certificate valid then may have
+      // expired. Checked first, as it changes nothing: a message naming a certificate may need
+      // @peculiar/x509, and withCertificateReader then runs all of this again.
       const at = proveOptions.now ?? new Date();
       const problems = paths.map((p) => pathValidityProblem(p, at, config.clockSkewSeconds));
       const valid = paths.filter((_, i) => problems[i] === undefined);
       const [problem] = problems;
       if (valid.length === 0 && problem !== undefined) throw chainError(problem, cluster);
+      answered = true;
+      verifyChallengeResponse(state, response, leaf.publicKey);
       return { identify: (node) => identify(valid, node) };
     },
     finish(response, node) {

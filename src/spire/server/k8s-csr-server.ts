@@ -48,6 +48,30 @@ export interface ServerOptions {
   readonly now?: () => Date;
 }
 
+/**
+ * The checks that need no cluster: payload, chain, profile, lifetime and age, then the challenge
+ * round, then every time-dependent check again at the response, and the signature.
+ */
+async function proveCaller(
+  config: ServerConfig,
+  e: Engine,
+  payload: Buffer,
+  ctx: ServerAttestContext,
+  time: { readonly challenges: PendingChallenges; readonly now: () => Date },
+): Promise<{ pending: PendingAttestation; proven: ProvenAttestation }> {
+  const { challenges, now } = time;
+  const pending = await e.withCertificateReader(() =>
+    e.beginAttestation(config.compiled, payload, { now: now() }),
+  );
+  const age = config.policies.get(pending.cluster)?.age;
+  if (age !== undefined) e.checkCertificateAge(pending, age, pending.cluster, now());
+  const response = await challenges.run((signal) => ctx.challenge(pending.challenge, { signal }));
+  const answeredAt = now();
+  const proven = await e.withCertificateReader(() => pending.prove(response, { now: answeredAt }));
+  if (age !== undefined) e.checkCertificateAge(pending, age, pending.cluster, answeredAt);
+  return { pending, proven };
+}
+
 export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): ServerNodeAttestor {
   const spireVersion = opts.spireVersion ?? (() => hostSpireVersion());
   const now = opts.now ?? (() => new Date());
@@ -128,23 +152,12 @@ export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): Se
       if (c === undefined)
         throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_csr server plugin is not configured');
       const e = await loadEngine();
-      let pending: PendingAttestation;
-      let proven: ProvenAttestation;
-      try {
-        pending = await e.withCertificateReader(() =>
-          e.beginAttestation(c.config.compiled, payload, { now: now() }),
-        );
-        const age = c.config.policies.get(pending.cluster)?.age;
-        if (age !== undefined) e.checkCertificateAge(pending, age, pending.cluster, now());
-        const challenge = pending.challenge;
-        const response = await challenges.run((signal) => ctx.challenge(challenge, { signal }));
-        // Signature first: nothing below runs for a caller without the key. Then every
-        // time-dependent check again, at the time the response arrived.
-        proven = pending.prove(response, { now: now() });
-        if (age !== undefined) e.checkCertificateAge(pending, age, pending.cluster, now());
-      } catch (err) {
-        throw e.forUnprovenCaller(err);
-      }
+      // Until the signature has verified, the caller may be anyone with a copy of the certificate.
+      const { pending, proven } = await proveCaller(c.config, e, payload, ctx, { challenges, now }).catch(
+        (err: unknown) => {
+          throw e.forUnprovenCaller(err);
+        },
+      );
       const cluster = pending.cluster;
       const policy = c.config.policies.get(cluster);
       let node: { uid: string; labels: Record<string, string> } | undefined;

@@ -19,6 +19,7 @@ import {
   PendingChallenges,
 } from '../../../../src/spire/server/pending-challenges.js';
 import { MAX_CONCURRENT_STREAMS } from '../../../../src/spire/serve-plugin.js';
+import { holdChallenge } from '../../../support/challenge-holders.js';
 import { startInProcess, type InProcessPlugin } from '../../../support/in-process-plugin.js';
 import { createCa, createNodeClientCert, type TestCert } from '../../../support/pki.js';
 
@@ -102,12 +103,50 @@ describe('PendingChallenges', () => {
   });
 });
 
+describe('challenge_timeout and max_pending_challenges through Configure (server plugin)', () => {
+  let dir: string;
+  let plugin: InProcessPlugin;
+  let stolen: Buffer;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'na-limits-'));
+    const ca = await createCa('CN=cluster-c');
+    writeFileSync(join(dir, 'ca.crt'), ca.pem);
+    stolen = encodePayload({ certificates: [(await createNodeClientCert(ca, 'victim')).der], cluster: 'c' });
+    plugin = await startInProcess({ side: 'server', attestor: createK8sCsrServer(silentLogger) });
+    await plugin.host.load({
+      trustDomain: 'example.org',
+      hcl: `challenge_timeout = "200ms"\nmax_pending_challenges = 1\nclusters "c" {\n  ca_bundle_path = "${join(dir, 'ca.crt')}"\n}`,
+    });
+  });
+  after(async () => {
+    await plugin.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a second held challenge ends the first (bound 1), and the second ends at the 200ms deadline', async () => {
+    const first = holdChallenge(plugin.host, stolen);
+    assert.equal(await first.first, 'challenge');
+    const second = holdChallenge(plugin.host, stolen);
+    assert.equal(await second.first, 'challenge');
+    assert.deepEqual(await first.ended, {
+      code: status.RESOURCE_EXHAUSTED,
+      details:
+        'too many attestations wait for a challenge response (max_pending_challenges 1); this one waited longest',
+    });
+    assert.deepEqual(await second.ended, {
+      code: status.DEADLINE_EXCEEDED,
+      details: 'no challenge response within 200ms (challenge_timeout)',
+    });
+  });
+});
+
 describe('time-dependent checks at the response (server plugin, a clock the test controls)', () => {
   let dir: string;
   let ca: TestCert;
   let plugin: InProcessPlugin;
   let clock = new Date();
-  const t0 = Date.now();
+  // A whole second, as X.509 stores times: NotBefore and NotAfter are then exactly at(...).
+  const t0 = Math.floor(Date.now() / 1000) * 1000;
   const at = (ms: number): Date => new Date(t0 + ms);
 
   before(async () => {

@@ -23,6 +23,9 @@ export function checkNodeAddress(
   node: NodeFacts,
   cluster: string,
 ): string {
+  const known = node.addresses
+    .filter((a) => isIP(normalizeIp(a.address)) !== 0)
+    .map((a) => normalizeIp(a.address));
   // The Node's addresses go to the log only: a caller holding a minted certificate (the trust
   // gap) and its key must not learn where node <name> lives from the refusal.
   const fail = (message: string): AttestorError =>
@@ -34,9 +37,6 @@ export function checkNodeAddress(
         node_addresses: known.join(', ') || 'none',
       },
     });
-  const known = node.addresses
-    .filter((a) => isIP(normalizeIp(a.address)) !== 0)
-    .map((a) => normalizeIp(a.address));
   const raw = metadata.get(CLIENT_IP_METADATA);
   if (raw === undefined)
     throw fail(

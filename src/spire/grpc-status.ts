@@ -36,7 +36,7 @@ export function grpcCodeFor(code: ErrorCode): status {
       return status.DEADLINE_EXCEEDED;
     case 'ERR_TOO_MANY_CHALLENGES':
       // A limit of this plugin, not a failure of the cluster (UNAVAILABLE) or of the agent's
-      // proof; spire-server's own attestation rate limit answers RESOURCE_EXHAUSTED too.
+      // proof; spire-server's own rate limiter fails calls with RESOURCE_EXHAUSTED too.
       return status.RESOURCE_EXHAUSTED;
     case 'ERR_CANCELLED':
       // Normally the host cancelled and sees no status at all; otherwise a retryable outcome.

@@ -1,7 +1,8 @@
 /**
  * npm run bench [-- <name> ...]: runs the benchmarks (all by default), prints one table with each
  * figure beside its baseline from the same run, and writes JSON + Markdown to bench/results/.
- * Names: control-plane, cold-start, identity, server, scale, spire, approver, pem.
+ * Names: control-plane, cold-start, identity, server (server-held: its held-challenge part alone),
+ * scale, spire, approver, pem.
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { REPO_ROOT } from '../test/harness/bins.js';
 import { approverLatency } from './approver.js';
 import { coldStart } from './cold-start.js';
 import { controlPlane } from './control-plane.js';
+import { heldChallenges } from './held-challenges.js';
 import { identityRoundTrip } from './identity-roundtrip.js';
 import { markdown, writeResults, type Row } from './lib/report.js';
 import { hostilePem } from './pem.js';
@@ -16,11 +18,15 @@ import { scale } from './scale.js';
 import { serverAttest } from './server-attest.js';
 import { spireAttest } from './spire-attest.js';
 
+/** An honest agent's latency while 0, 100, 1000 streams hold challenges: 3 rounds of 30. */
+const held = (): Promise<Row[]> => heldChallenges([0, 100, 1000], 3, 30);
+
 const all: Record<string, () => Promise<Row[]>> = {
   'control-plane': () => controlPlane(5, 20),
   'cold-start': () => coldStart(20),
   identity: () => identityRoundTrip(10),
-  server: () => serverAttest(2000, 16, 3),
+  server: async () => [...(await serverAttest(2000, 16, 3)), ...(await held())],
+  'server-held': () => held(),
   scale: () => scale(),
   spire: () => spireAttest(5),
   approver: () => approverLatency(200),

@@ -50,6 +50,10 @@ export type ErrorCode =
   | 'ERR_POP'
   /** The node named by the certificate failed verification against the cluster (missing, being deleted, address mismatch). */
   | 'ERR_NODE'
+  /** The agent did not answer the attestation challenge within challenge_timeout. */
+  | 'ERR_CHALLENGE_TIMEOUT'
+  /** More attestations wait for their agents' challenge responses than max_pending_challenges allows. */
+  | 'ERR_TOO_MANY_CHALLENGES'
   /** The operation was cancelled (SIGINT/SIGTERM, or the caller's AbortSignal). */
   | 'ERR_CANCELLED'
   /** A bug or an unexpected state; never a user error. */

@@ -4,12 +4,13 @@
  *
  * Extension point for Node checks: beginAttestation returns the verified facts (cluster, node
  * name, leaf, path, validity) together with the challenge, and nothing about the agent's identity
- * is decided until finish(). A plugin can therefore run its own checks in between (look up the
- * Node object, refuse certificates that are too old or too long-lived, bind the peer address) and
- * pass what it learnt to finish() as NodeFacts (UID, allow-listed labels), which feed the
- * template's {{node_uid}} and the agent_node_* selectors. Whether those checks run before the
- * challenge is sent or after the response arrives is the plugin's choice; after is cheaper for
- * unauthenticated callers, before avoids a round trip for a node that does not exist.
+ * is decided until identify(). prove() checks the response (the proof of possession) and, since
+ * time passed while the agent answered, the validity of every certificate again. A plugin runs
+ * its own checks in between (refuse certificates that are too old or too long-lived, look up the
+ * Node object, bind the peer address) and passes what it learnt to identify() as NodeFacts (UID,
+ * allow-listed labels), which feed the template's {{node_uid}} and the agent_node_* selectors.
+ * Checks that ask the cluster belong after prove(): before it, the caller may be anyone with a
+ * copy of the (public) certificate.
  */
 import type { X509Certificate } from 'node:crypto';
 import { AttestorError } from '../errors.js';
@@ -21,7 +22,7 @@ import {
 } from './agent-path-template.js';
 import { readCertificate, type CertificateFacts } from './chain/certificate.js';
 import type { ChainProblem } from './chain/problem.js';
-import { DEFAULT_CLOCK_SKEW_SECONDS } from './chain/validity.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS, pathValidityProblem } from './chain/validity.js';
 import { chainError, checkChain } from './chain/verify-chain.js';
 import { quote } from './internal/text.js';
 import {
@@ -147,10 +148,20 @@ export interface PendingAttestation {
   /** The x509pop challenge JSON to send to the agent. */
   readonly challenge: Buffer;
   /**
-   * Verifies the agent's response and returns the agent's identity. Callable once: a second call
-   * is ERR_POP (x509pop has exactly one round). `node` carries what the plugin's Node checks found.
+   * Checks the validity of every certificate of the verified paths again at `options.now`
+   * (ERR_CHAIN "expired" when none is valid any more), then the agent's response (ERR_POP when
+   * the signature does not verify). Callable once: a second call is ERR_POP (x509pop has exactly
+   * one round). Run it through withCertificateReader (a refusal may need to name a certificate).
    */
+  prove(response: Uint8Array, options?: AttestationOptions): ProvenAttestation;
+  /** prove(response) then identify(node), for callers with no checks in between. */
   finish(response: Uint8Array, node?: NodeFacts): AttestationResult;
+}
+
+/** An attestation whose agent has proved possession of the leaf's key. */
+export interface ProvenAttestation {
+  /** The agent's identity; `node` carries what the plugin's Node checks found. */
+  identify(node?: NodeFacts): AttestationResult;
 }
 
 export interface AttestationResult {
@@ -202,7 +213,37 @@ export function beginAttestation(
   const [path] = allPaths;
   if (path === undefined) throw new AttestorError('ERR_INTERNAL', 'chain check passed without a path');
   let answered = false;
-  return {
+  const identify = (valid: readonly (readonly CertificateFacts[])[], node?: NodeFacts): AttestationResult => {
+    const validPaths = valid.map((p) => p.map((c) => c.cert));
+    const [validPath = path] = validPaths;
+    const uid = node?.uid;
+    if (uid !== undefined) {
+      const problem = pathSegmentProblem(uid);
+      if (problem !== undefined)
+        throw new AttestorError('ERR_NODE', `Node UID ${quote(uid)} is unusable: it ${problem}`);
+    }
+    const spiffeId = agentId({
+      trustDomain: config.trustDomain,
+      template: config.template,
+      values: {
+        plugin_name: config.pluginName,
+        cluster,
+        node_name: nodeName,
+        node_uid: uid,
+        fingerprint: leaf.sha1,
+        serial: leaf.serialHex,
+      },
+    });
+    return {
+      nodeName,
+      cluster,
+      leaf: leaf.cert,
+      path: validPath,
+      spiffeId,
+      selectorValues: selectorValues({ cluster, nodeName, leaf: leaf.cert, paths: validPaths, node }),
+    };
+  };
+  const pending: PendingAttestation = {
     cluster,
     nodeName,
     leaf: leaf.cert,
@@ -211,38 +252,25 @@ export function beginAttestation(
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
     challenge,
-    finish(response, node) {
+    prove(response, proveOptions = {}) {
       if (answered) throw new AttestorError('ERR_POP', 'this challenge has already been answered');
+      // The response may come long after the challenge: a certificate valid then may have
+      // expired. Checked first, as it changes nothing: a message naming a certificate may need
+      // @peculiar/x509, and withCertificateReader then runs all of this again.
+      const at = proveOptions.now ?? new Date();
+      const problems = paths.map((p) => pathValidityProblem(p, at, config.clockSkewSeconds));
+      const valid = paths.filter((_, i) => problems[i] === undefined);
+      const [problem] = problems;
+      if (valid.length === 0 && problem !== undefined) throw chainError(problem, cluster);
       answered = true;
       verifyChallengeResponse(state, response, leaf.publicKey);
-      const uid = node?.uid;
-      if (uid !== undefined) {
-        const problem = pathSegmentProblem(uid);
-        if (problem !== undefined)
-          throw new AttestorError('ERR_NODE', `Node UID ${quote(uid)} is unusable: it ${problem}`);
-      }
-      const spiffeId = agentId({
-        trustDomain: config.trustDomain,
-        template: config.template,
-        values: {
-          plugin_name: config.pluginName,
-          cluster,
-          node_name: nodeName,
-          node_uid: uid,
-          fingerprint: leaf.sha1,
-          serial: leaf.serialHex,
-        },
-      });
-      return {
-        nodeName,
-        cluster,
-        leaf: leaf.cert,
-        path,
-        spiffeId,
-        selectorValues: selectorValues({ cluster, nodeName, leaf: leaf.cert, paths: allPaths, node }),
-      };
+      return { identify: (node) => identify(valid, node) };
+    },
+    finish(response, node) {
+      return pending.prove(response).identify(node);
     },
   };
+  return pending;
 }
 
 type Check = ReturnType<typeof checkChain>;

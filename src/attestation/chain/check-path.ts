@@ -19,7 +19,7 @@
 import { KeyUsage, OID, type CertificateFacts } from './certificate.js';
 import { keyProblem, signatureAlgorithmProblem } from './key-policy.js';
 import { describe, type ChainProblem } from './problem.js';
-import { validityProblem } from './validity.js';
+import { pathValidityProblem } from './validity.js';
 
 export interface PathCheckOptions {
   readonly now: Date;
@@ -52,11 +52,7 @@ export function checkPath(path: readonly CertificateFacts[], o: PathCheckOptions
     const problem = keyProblem(cert.publicKey);
     if (problem !== undefined) return { reason: 'key', message: `${describe(path, i)} ${problem}` };
   }
-  for (const [i, cert] of path.entries()) {
-    const problem = validityProblem(cert, () => describe(path, i), o.now, o.clockSkewSeconds);
-    if (problem !== undefined) return problem;
-  }
-  return undefined;
+  return pathValidityProblem(path, o.now, o.clockSkewSeconds);
 }
 
 function signatureProblem(

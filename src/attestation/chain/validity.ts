@@ -4,7 +4,7 @@
  * signer just issued. Dates come from node:crypto's validFrom/validTo.
  */
 import type { CertificateFacts } from './certificate.js';
-import type { ChainProblem } from './problem.js';
+import { describe, type ChainProblem } from './problem.js';
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 
@@ -33,5 +33,18 @@ export function validityProblem(
       message: `${name()} is not yet valid: valid from ${cert.notBefore.toISOString()} (${context()})`,
       details: { notBefore: cert.notBefore.toISOString(), now: now.toISOString() },
     };
+  return undefined;
+}
+
+/** The first certificate of `path` (leaf … trust anchor) not valid at `now`, as a problem. */
+export function pathValidityProblem(
+  path: readonly CertificateFacts[],
+  now: Date,
+  skewSeconds: number,
+): ChainProblem | undefined {
+  for (const [i, cert] of path.entries()) {
+    const problem = validityProblem(cert, () => describe(path, i), now, skewSeconds);
+    if (problem !== undefined) return problem;
+  }
   return undefined;
 }

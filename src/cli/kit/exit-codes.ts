@@ -53,6 +53,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'ERR_PROFILE':
     case 'ERR_POP':
     case 'ERR_NODE':
+    case 'ERR_CHALLENGE_TIMEOUT':
+    case 'ERR_TOO_MANY_CHALLENGES':
     case 'ERR_INTERNAL':
       return EXIT.INTERNAL;
   }

@@ -53,6 +53,9 @@ export function openAttestationStream(
     fail: (err, summary) => {
       const e = toGrpcError(err, logger, rpc);
       const fields = {
+        // The error's structured facts first (e.g. the full reason withheld from the caller),
+        // so the standard fields below win on a name clash.
+        ...(err instanceof AttestorError ? err.details : {}),
         code: err instanceof AttestorError ? err.code : 'ERR_INTERNAL',
         grpc_code: statusName(e.code),
         error: e.details,

@@ -33,6 +33,12 @@ export function grpcCodeFor(code: ErrorCode): status {
     case 'ERR_CSR_DELETED':
     case 'ERR_TIMEOUT':
       return status.UNAVAILABLE;
+    case 'ERR_CHALLENGE_TIMEOUT':
+      return status.DEADLINE_EXCEEDED;
+    case 'ERR_TOO_MANY_CHALLENGES':
+      // A limit of this plugin, not a failure of the cluster (UNAVAILABLE) or of the agent's
+      // proof; spire-server's own rate limiter fails calls with RESOURCE_EXHAUSTED too.
+      return status.RESOURCE_EXHAUSTED;
     case 'ERR_CANCELLED':
       // Normally the host cancelled and sees no status at all; otherwise a retryable outcome.
       return status.CANCELLED;

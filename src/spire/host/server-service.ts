@@ -49,6 +49,23 @@ function checkAttributes(a: AgentAttributes): void {
   }
 }
 
+/**
+ * `read`, or the signal's reason once it aborts. The read left behind settles when the call ends
+ * (StreamClosedError); it is handled here, so it never becomes an unhandled rejection.
+ */
+function untilAborted<T>(read: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return read;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    void read.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
+}
+
 async function runAttest(
   call: AttestCall,
   attestor: ServerNodeAttestor,
@@ -71,16 +88,17 @@ async function runAttest(
     const ctx: ServerAttestContext = {
       metadata: metadataMap(call.metadata),
       signal: aborter.signal,
-      challenge: async (challenge) => {
+      challenge: async (challenge, options = {}) => {
         if (pending)
           throw new AttestorError('ERR_INTERNAL', 'challenge() called while a challenge is pending');
         if (challenge.length === 0)
           throw new AttestorError('ERR_INTERNAL', 'attestor produced an empty challenge');
         aborter.signal.throwIfAborted();
+        options.signal?.throwIfAborted();
         pending = true;
         try {
           call.write({ response: { $case: 'challenge', challenge } });
-          const next = await reader.next();
+          const next = await untilAborted(reader.next(), options.signal);
           if (next.done)
             throw new AttestorError('ERR_PAYLOAD', 'attestation stream ended before the challenge response');
           const r = requestOf(next.value);

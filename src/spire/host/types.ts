@@ -25,9 +25,17 @@ export interface AgentAttributes {
   readonly canReattest: boolean;
 }
 
+export interface ChallengeOptions {
+  /**
+   * Stops waiting for the response: challenge() then rejects with the signal's reason (an
+   * AttestorError, whose code decides the call's status), and the call is ended with it.
+   */
+  readonly signal?: AbortSignal;
+}
+
 export interface ServerAttestContext {
   /** Sends one challenge to the agent and resolves with its response (rejects if the stream ends/cancels). */
-  challenge(challenge: Buffer): Promise<Buffer>;
+  challenge(challenge: Buffer, options?: ChallengeOptions): Promise<Buffer>;
   /** gRPC metadata of the Attest call (lower-cased keys, e.g. SPIRE 1.15's x-forwarded-client-ip). */
   readonly metadata: ReadonlyMap<string, string>;
   /** Aborted when the host cancels the stream. */

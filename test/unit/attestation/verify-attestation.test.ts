@@ -217,6 +217,34 @@ describe('proof of possession through finish', () => {
   });
 });
 
+describe('prove: the response, and every certificate again at the time it arrives', () => {
+  it('refuses a response that arrives after a certificate of the chain expired', async () => {
+    const t0 = Date.now();
+    const inter = await createCa('CN=inter', { issuer: caA, notAfter: new Date(t0 + 60 * 60_000) });
+    const leaf = await createNodeClientCert(inter, 'node-a', { notAfter: new Date(t0 + 2 * 3600_000) });
+    const compiled = compileServerConfig(config());
+    const late = beginAttestation(compiled, payload(leaf, 'a', [inter]));
+    expectError(
+      () =>
+        late.prove(answerChallenge(late.challenge, leaf.key.privateKey), { now: new Date(t0 + 61 * 60_000) }),
+      'ERR_CHAIN',
+      /^certificate chain does not verify to the CA bundle of cluster a: intermediate certificate "CN=inter" expired at /,
+      { reason: 'expired', cluster: 'a' },
+    );
+    const inTime = beginAttestation(compiled, payload(leaf, 'a', [inter]));
+    const proven = inTime.prove(answerChallenge(inTime.challenge, leaf.key.privateKey), {
+      now: new Date(t0 + 59 * 60_000),
+    });
+    assert.equal(proven.identify().spiffeId, 'spiffe://example.org/spire/agent/k8s_csr/a/node-a');
+  });
+
+  it('checks the signature before it tells who the agent is: a wrong key never reaches identify', async () => {
+    const stranger = await createNodeClientCert(caA, 'node-a');
+    const pending = beginAttestation(compileServerConfig(config()), payload(leafA, 'a'));
+    expectError(() => pending.prove(answerChallenge(pending.challenge, stranger.key.privateKey)), 'ERR_POP');
+  });
+});
+
 describe('cluster selection', () => {
   it('refuses an agent of cluster B that names cluster A', () => {
     expectError(

@@ -45,6 +45,8 @@ describe('exit codes', () => {
       ERR_PROFILE: 1,
       ERR_POP: 1,
       ERR_NODE: 1,
+      ERR_CHALLENGE_TIMEOUT: 1,
+      ERR_TOO_MANY_CHALLENGES: 1,
       ERR_INTERNAL: 1,
     };
     for (const [code, exit] of Object.entries(expected))

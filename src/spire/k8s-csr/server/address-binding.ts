@@ -23,8 +23,20 @@ export function checkNodeAddress(
   node: NodeFacts,
   cluster: string,
 ): string {
+  const known = node.addresses
+    .filter((a) => isIP(normalizeIp(a.address)) !== 0)
+    .map((a) => normalizeIp(a.address));
+  // The Node's addresses go to the log only: a caller holding a minted certificate (the trust
+  // gap) and its key must not learn where node <name> lives from the refusal.
   const fail = (message: string): AttestorError =>
-    new AttestorError('ERR_NODE', message, { details: { cluster, node: node.name, check: 'node-address' } });
+    new AttestorError('ERR_NODE', message, {
+      details: {
+        cluster,
+        node: node.name,
+        check: 'node-address',
+        node_addresses: known.join(', ') || 'none',
+      },
+    });
   const raw = metadata.get(CLIENT_IP_METADATA);
   if (raw === undefined)
     throw fail(
@@ -35,12 +47,9 @@ export function checkNodeAddress(
       `spire-server forwarded no usable agent address (${JSON.stringify(raw)}); require_node_address refuses node ${node.name}`,
     );
   const ip = normalizeIp(raw);
-  const known = node.addresses
-    .filter((a) => isIP(normalizeIp(a.address)) !== 0)
-    .map((a) => normalizeIp(a.address));
   if (!known.includes(ip))
     throw fail(
-      `the agent connected from ${ip}, which is not an address of node ${node.name} in cluster ${cluster} (${known.length === 0 ? 'it has none' : known.join(', ')})`,
+      `the agent connected from ${ip}, which is not an address of node ${node.name} in cluster ${cluster}`,
     );
   return ip;
 }

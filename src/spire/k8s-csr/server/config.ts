@@ -12,6 +12,14 @@ import { DEFAULT_MAX_INTERMEDIATES } from '../../../attestation/payload.js';
 import type { KubeAccessOptions } from '../../../kube/access.js';
 import { ConfigReader } from '../../host/index.js';
 import type { CertificateAgePolicy } from './certificate-age.js';
+import {
+  DEFAULT_CHALLENGE_TIMEOUT_MS,
+  DEFAULT_MAX_PENDING_CHALLENGES,
+  MAX_CHALLENGE_TIMEOUT_MS,
+  MAX_PENDING_CHALLENGES_LIMIT,
+  MIN_CHALLENGE_TIMEOUT_MS,
+  type ChallengeLimits,
+} from './pending-challenges.js';
 
 export const DEFAULT_PLUGIN_NAME = 'k8s_csr';
 
@@ -33,6 +41,8 @@ export interface ServerConfig {
   /** For logs: cluster name → CA bundle path and certificate count. */
   readonly bundles: ReadonlyMap<string, { path: string; certificates: number }>;
   readonly policies: ReadonlyMap<string, ClusterPolicy>;
+  /** challenge_timeout and max_pending_challenges. */
+  readonly challenge: ChallengeLimits;
 }
 
 // A Kubernetes label key: an optional DNS-subdomain prefix and "/", then a name of at most 63
@@ -135,6 +145,16 @@ export function loadServerConfig(hcl: string, trustDomain: string): ServerConfig
   const clockSkewMs = r.optionalDuration('clock_skew', { max: 600_000 });
   const maxIntermediates =
     r.optionalInt('max_intermediates', { min: 0, max: 16 }) ?? DEFAULT_MAX_INTERMEDIATES;
+  const challenge: ChallengeLimits = {
+    timeoutMs:
+      r.optionalDuration('challenge_timeout', {
+        min: MIN_CHALLENGE_TIMEOUT_MS,
+        max: MAX_CHALLENGE_TIMEOUT_MS,
+      }) ?? DEFAULT_CHALLENGE_TIMEOUT_MS,
+    maxPending:
+      r.optionalInt('max_pending_challenges', { min: 1, max: MAX_PENDING_CHALLENGES_LIMIT }) ??
+      DEFAULT_MAX_PENDING_CHALLENGES,
+  };
   const clusterReaders = r.objectMap('clusters');
   if (clusterReaders.size === 0)
     throw configError(
@@ -178,5 +198,5 @@ export function loadServerConfig(hcl: string, trustDomain: string): ServerConfig
       `agent_path_template ${JSON.stringify(compiled.template.text)} uses {{node_uid}}, which needs verify_node = true in every cluster (not set in: ${unverified.join(', ')})`,
       'agent_path_template',
     );
-  return { compiled, bundles, policies };
+  return { compiled, bundles, policies, challenge };
 }

@@ -4,9 +4,14 @@
  * handshake. @peculiar/x509 and its ASN.1 stack are loaded later still, only for a certificate
  * outside the fast path: run the readers through withCertificateReader.
  */
-export { beginAttestation } from '../../../attestation/verify-attestation.js';
+export {
+  beginAttestation,
+  type PendingAttestation,
+  type ProvenAttestation,
+} from '../../../attestation/verify-attestation.js';
 export { withCertificateReader } from '../../../attestation/chain/certificate.js';
 export { loadServerConfig, type ServerConfig } from './config.js';
 export { checkCertificateAge } from './certificate-age.js';
 export { checkNodeAddress } from './address-binding.js';
 export { allowedLabels, lookupNode } from './node-lookup.js';
+export { forUnprovenCaller } from './unproven-caller.js';

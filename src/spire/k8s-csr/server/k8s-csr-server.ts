@@ -1,10 +1,13 @@
 /**
  * The server half of k8s_csr: checks the payload, the chain to the cluster's CA, the node client
- * profile and the certificate's lifetime and age, then one challenge round proving the agent holds
- * the key; where the cluster has verify_node, the Node the certificate names must exist (its UID
- * and allow-listed labels become selectors) and, with require_node_address, the agent must connect
- * from one of its addresses. Returns the agent ID and selectors. Every refusal is an AttestorError
- * whose code maps to the documented gRPC status.
+ * profile and the certificate's lifetime and age, then one challenge round (under a deadline and
+ * a bound on pending challenges) proving the agent holds the key, and the time-dependent checks
+ * again at the response; only then, where the cluster has verify_node, the Node the certificate
+ * names must exist (its UID and allow-listed labels become selectors) and, with
+ * require_node_address, the agent must connect from one of its addresses. Returns the agent ID
+ * and selectors. Every refusal is an AttestorError whose code maps to the documented gRPC status;
+ * until the proof of possession has verified, its message tells the caller nothing about the
+ * clusters (unproven-caller.ts).
  */
 import { AttestorError, toAttestorError } from '../../../errors.js';
 import type { KubeClient } from '../../../kube/http.js';
@@ -16,8 +19,9 @@ import type {
   ServerNodeAttestor,
   ValidateResult,
 } from '../../host/index.js';
-import type { ServerConfig } from './engine.js';
+import type { PendingAttestation, ProvenAttestation, ServerConfig } from './engine.js';
 import { atLeast, hostSpireVersion, type SpireVersion } from './host-version.js';
+import { PendingChallenges } from './pending-challenges.js';
 
 type Engine = typeof import('./engine.js');
 let engine: Promise<Engine> | undefined;
@@ -40,11 +44,40 @@ interface Configured {
 export interface ServerOptions {
   /** How to learn the host SPIRE's version (tests replace it). */
   readonly spireVersion?: () => Promise<SpireVersion | undefined>;
+  /** The time every validity, lifetime and age check uses (tests replace it). */
+  readonly now?: () => Date;
+}
+
+/**
+ * The checks that need no cluster: payload, chain, profile, lifetime and age, then the challenge
+ * round, then every time-dependent check again at the response, and the signature.
+ */
+async function proveCaller(
+  config: ServerConfig,
+  e: Engine,
+  payload: Buffer,
+  ctx: ServerAttestContext,
+  time: { readonly challenges: PendingChallenges; readonly now: () => Date },
+): Promise<{ pending: PendingAttestation; proven: ProvenAttestation }> {
+  const { challenges, now } = time;
+  const pending = await e.withCertificateReader(() =>
+    e.beginAttestation(config.compiled, payload, { now: now() }),
+  );
+  const age = config.policies.get(pending.cluster)?.age;
+  if (age !== undefined) e.checkCertificateAge(pending, age, pending.cluster, now());
+  const response = await challenges.run((signal) => ctx.challenge(pending.challenge, { signal }));
+  const answeredAt = now();
+  const proven = await e.withCertificateReader(() => pending.prove(response, { now: answeredAt }));
+  if (age !== undefined) e.checkCertificateAge(pending, age, pending.cluster, answeredAt);
+  return { pending, proven };
 }
 
 export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): ServerNodeAttestor {
   const spireVersion = opts.spireVersion ?? (() => hostSpireVersion());
+  const now = opts.now ?? (() => new Date());
   let current: Configured | undefined;
+  // One per process, across Configures: the bound counts every challenge this plugin has pending.
+  const challenges = new PendingChallenges();
 
   /** Parses plugin_data, reads the CA bundles, resolves each cluster's API access: all or nothing. */
   const prepare = async (input: ConfigureInput): Promise<Configured> => {
@@ -90,6 +123,7 @@ export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): Se
       const next = await prepare(input);
       const previous = current;
       current = next;
+      challenges.setLimits(next.config.challenge);
       for (const [cluster, b] of next.config.bundles) {
         const p = next.config.policies.get(cluster);
         logger.info('loaded cluster CA bundle', {
@@ -118,11 +152,14 @@ export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): Se
       if (c === undefined)
         throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_csr server plugin is not configured');
       const e = await loadEngine();
-      const pending = await e.withCertificateReader(() => e.beginAttestation(c.config.compiled, payload));
+      // Until the signature has verified, the caller may be anyone with a copy of the certificate.
+      const { pending, proven } = await proveCaller(c.config, e, payload, ctx, { challenges, now }).catch(
+        (err: unknown) => {
+          throw e.forUnprovenCaller(err);
+        },
+      );
       const cluster = pending.cluster;
       const policy = c.config.policies.get(cluster);
-      if (policy !== undefined) e.checkCertificateAge(pending, policy.age, cluster, new Date());
-      const response = await ctx.challenge(pending.challenge);
       let node: { uid: string; labels: Record<string, string> } | undefined;
       let address: string | undefined;
       const kube = c.kube.get(cluster);
@@ -131,7 +168,7 @@ export function createK8sCsrServer(logger: Logger, opts: ServerOptions = {}): Se
         if (policy.node.requireAddress) address = e.checkNodeAddress(ctx.metadata, facts, cluster);
         node = { uid: facts.uid, labels: e.allowedLabels(facts, policy.node.labelKeys) };
       }
-      const result = pending.finish(response, node);
+      const result = proven.identify(node);
       logger.info('attested node', {
         cluster: result.cluster,
         node: result.nodeName,

@@ -25,6 +25,8 @@ const ATTEST = '/spire.plugin.server.nodeattestor.v1.NodeAttestor/Attest';
 class ScriptedServer implements ServerNodeAttestor {
   lastCtx: ServerAttestContext | undefined;
   aborted = 0;
+  /** Stops the wait of the 'stop-waiting' case. */
+  stopWaiting: AbortController | undefined;
 
   configure(): Promise<void> {
     return Promise.resolve();
@@ -61,6 +63,11 @@ class ScriptedServer implements ServerNodeAttestor {
       case 'parallel-challenges':
         await Promise.all([ctx.challenge(Buffer.from('x')), ctx.challenge(Buffer.from('y'))]);
         return ok;
+      case 'stop-waiting': {
+        this.stopWaiting = new AbortController();
+        await ctx.challenge(Buffer.from('c'), { signal: this.stopWaiting.signal });
+        return ok;
+      }
       case 'metadata':
         return { ...ok, selectorValues: [...ctx.metadata].map(([k, v]) => `${k}=${v}`) };
       case 'hang':
@@ -224,6 +231,34 @@ describe('server NodeAttestor/Attest adapter', () => {
     const last = p.logs().at(-1);
     assert.equal(last?.['@message'], 'Attestation stream cancelled by the host');
     assert.equal(last['@level'], 'debug');
+  });
+
+  it("stops waiting for the response when the attestor's signal aborts: the call ends with the reason's status", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const s = p.host.openAttest();
+      s.send({ request: { $case: 'payload', payload: Buffer.from('stop-waiting') } });
+      assert.equal((await s.recv())?.response?.$case, 'challenge');
+      attestor.stopWaiting?.abort(
+        new AttestorError('ERR_CHALLENGE_TIMEOUT', 'no challenge response within 1s (challenge_timeout)'),
+      );
+      await assert.rejects(s.recv(), (e: ServiceError) => {
+        assert.equal(e.code, status.DEADLINE_EXCEEDED);
+        assert.equal(e.details, 'no challenge response within 1s (challenge_timeout)');
+        return true;
+      });
+      const line = p.logs().findLast((l) => l['@message'] === 'Attestation refused');
+      assert.equal(line?.code, 'ERR_CHALLENGE_TIMEOUT');
+      // The read left waiting settles as the call closes; a full round trip later it has.
+      assert.equal((await p.host.attest(Buffer.from('after-abort'))).attributes.canReattest, true);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('answers random bytes with InvalidArgument and keeps serving', async () => {

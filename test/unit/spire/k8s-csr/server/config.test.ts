@@ -273,7 +273,7 @@ describe('k8s_csr server configuration', () => {
       let e = configError(() => loadServerConfig(`${one()}\nclock_skw = "1m"`, TD));
       assert.match(
         e.message,
-        /unknown key "clock_skw"; known keys: agent_path_template, clock_skew, clusters/,
+        /unknown key "clock_skw"; known keys: agent_path_template, challenge_timeout, clock_skew, clusters/,
       );
       assert.equal(e.details.key, 'clock_skw');
       e = configError(() =>
@@ -392,6 +392,50 @@ describe('k8s_csr server configuration', () => {
         assert.match(e.message, /max_intermediates: /);
         assert.match(e.message, why);
         assert.equal(e.details.key, 'max_intermediates');
+      }
+    });
+
+    it('reads challenge_timeout and max_pending_challenges, with their defaults', () => {
+      assert.deepEqual(loadServerConfig(one(), TD).challenge, { timeoutMs: 5000, maxPending: 64 });
+      assert.deepEqual(
+        loadServerConfig(`challenge_timeout = "250ms"\nmax_pending_challenges = 96\n${one()}`, TD).challenge,
+        { timeoutMs: 250, maxPending: 96 },
+      );
+      assert.deepEqual(
+        loadServerConfig(`challenge_timeout = "1m"\nmax_pending_challenges = 1\n${one()}`, TD).challenge,
+        { timeoutMs: 60_000, maxPending: 1 },
+      );
+    });
+
+    it('refuses challenge_timeout out of range or not a duration', () => {
+      const cases: [string, RegExp][] = [
+        ['"0s"', /challenge_timeout: must be at least 100ms, got "0s"/],
+        ['"99ms"', /challenge_timeout: must be at least 100ms, got "99ms"/],
+        ['"-5s"', /challenge_timeout: must be at least 100ms, got "-5s"/],
+        ['"61s"', /challenge_timeout: must be at most 1m0s, got "61s"/],
+        ['"soon"', /challenge_timeout: expected a duration string .* got the string "soon"/],
+        ['5', /challenge_timeout: expected a duration string .* got the number 5/],
+      ];
+      for (const [value, why] of cases) {
+        const e = configError(() => loadServerConfig(`challenge_timeout = ${value}\n${one()}`, TD));
+        assert.match(e.message, why, value);
+        assert.equal(e.details.key, 'challenge_timeout');
+      }
+    });
+
+    it('refuses max_pending_challenges out of range (above the transport limit minus its reserve) or not an integer', () => {
+      const cases: [string, RegExp][] = [
+        ['0', /max_pending_challenges: must be at least 1, got 0/],
+        ['-3', /max_pending_challenges: must be at least 1, got -3/],
+        ['97', /max_pending_challenges: must be at most 96, got 97/],
+        ['1000', /max_pending_challenges: must be at most 96, got 1000/],
+        ['2.5', /max_pending_challenges: expected an integer, got the number 2.5/],
+        ['"64"', /max_pending_challenges: expected an integer, got the string "64"/],
+      ];
+      for (const [value, why] of cases) {
+        const e = configError(() => loadServerConfig(`max_pending_challenges = ${value}\n${one()}`, TD));
+        assert.match(e.message, why, value);
+        assert.equal(e.details.key, 'max_pending_challenges');
       }
     });
 

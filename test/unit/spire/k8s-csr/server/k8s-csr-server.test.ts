@@ -223,10 +223,19 @@ describe('k8s_csr server plugin process under a fake SPIRE host', () => {
       host.attest(encodePayload({ certificates: [b.der], cluster: 'a' }), answerWith(b)),
       grpcCode(status.PERMISSION_DENIED),
     );
-    // A cluster this server does not know.
+    // A cluster this server does not know: the caller is not told which clusters exist (the
+    // same words as any chain failure); the plugin's log says why.
     await assert.rejects(
       host.attest(encodePayload({ certificates: [good.der], cluster: 'c' }), answerWith(good)),
-      grpcCode(status.PERMISSION_DENIED, /cluster c, which this server is not configured for/),
+      grpcCode(
+        status.PERMISSION_DENIED,
+        /^certificate chain does not verify to the CA bundle of a cluster this server attests$/,
+      ),
+    );
+    await host.waitForLog(
+      (l) =>
+        l['@message'] === 'Attestation refused' &&
+        String(l.detail).includes('cluster c, which this server is not configured for'),
     );
     await attestsGood();
   });

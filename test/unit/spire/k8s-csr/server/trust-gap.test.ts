@@ -109,13 +109,13 @@ describe('address binding', () => {
       (e: unknown) => isAttestorError(e, 'ERR_NODE') && e.message.includes('no usable agent address'),
     );
     assert.throws(() => checkNodeAddress(md('n1'), node, 'c'), code('ERR_NODE'));
+    // The Node's own addresses are for the log (details), never the caller.
     assert.throws(
       () => checkNodeAddress(md('10.0.0.6'), node, 'c'),
       (e: unknown) =>
         isAttestorError(e, 'ERR_NODE') &&
-        e.message.includes(
-          'connected from 10.0.0.6, which is not an address of node n1 in cluster c (10.0.0.5, 2001:db8::5)',
-        ),
+        e.message === 'the agent connected from 10.0.0.6, which is not an address of node n1 in cluster c' &&
+        e.details.node_addresses === '10.0.0.5, 2001:db8::5',
     );
   });
 });

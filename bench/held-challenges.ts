@@ -1,0 +1,102 @@
+/**
+ * The held-challenge attack against the server plugin: an honest agent's attestation latency
+ * while N Attest streams hold unanswered challenges (a copy of a node's certificate, no key:
+ * payload sent, challenge taken, never answered), N = 0, 100, 1000, over one connection as
+ * spire-server has. N = 0 is the baseline, measured in the same run and interleaved with the
+ * others. The plugin runs with its launcher line's Node flags, as spire-server starts it, and
+ * with challenge_timeout = "60s" so the deadline frees nothing while a round is measured: what
+ * keeps the honest agent fast is the bound on pending challenges alone.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { answerChallenge, encodePayload } from '../src/attestation/agent.js';
+import { REPO_ROOT } from '../test/harness/bins.js';
+import { holdChallenges } from '../test/support/challenge-holders.js';
+import { FakeSpireHost } from '../test/support/fake-spire-host.js';
+import { createCa, createNodeClientCert } from '../test/support/pki.js';
+import { launcherFlags } from './lib/launcher.js';
+import { thisNode } from './lib/node-binaries.js';
+import { rssMb } from './lib/proc.js';
+import { row, type Row } from './lib/report.js';
+
+const BENCH = 'server plugin, held challenges';
+
+export async function heldChallenges(
+  sizes: readonly number[],
+  rounds: number,
+  honestPerRound: number,
+): Promise<Row[]> {
+  const work = mkdtempSync(join(tmpdir(), 'na-bench-held-'));
+  const plugin = process.env.BENCH_SERVER_PLUGIN ?? join(REPO_ROOT, 'dist', 'k8s-csr-server-plugin.mjs');
+  const node = thisNode();
+  const host = await FakeSpireHost.launch({ command: node.path, args: [...launcherFlags(plugin), plugin] });
+  try {
+    const ca = await createCa('CN=bench-ca');
+    writeFileSync(join(work, 'ca.crt'), ca.pem);
+    const honest = await createNodeClientCert(ca, 'honest');
+    const honestPayload = encodePayload({ certificates: [honest.der], cluster: 'bench' });
+    const stolen = encodePayload({
+      certificates: [(await createNodeClientCert(ca, 'victim')).der],
+      cluster: 'bench',
+    });
+    await host.load({
+      trustDomain: 'example.org',
+      hcl: `challenge_timeout = "60s"\nclusters = { "bench" = { ca_bundle_path = "${join(work, 'ca.crt')}" } }`,
+    });
+    const pid = host.pid;
+    if (pid === undefined) throw new Error('no plugin pid');
+    const attestHonest = async (): Promise<number> => {
+      const t = performance.now();
+      const out = await host.attest(honestPayload, (c) => answerChallenge(c, honest.key.privateKey));
+      if (!out.attributes.spiffeId.endsWith('/bench/honest'))
+        throw new Error(`wrong agent ID ${out.attributes.spiffeId}`);
+      return performance.now() - t;
+    };
+    for (let i = 0; i < 20; i++) await attestHonest(); // warm-up
+
+    const latency = new Map<number, number[]>(sizes.map((n) => [n, []]));
+    const memory = new Map<number, number[]>(sizes.map((n) => [n, []]));
+    const held = new Map<number, number[]>(sizes.map((n) => [n, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const n of sizes) {
+        const holders = await holdChallenges(host, stolen, n);
+        try {
+          for (let i = 0; i < honestPerRound; i++) latency.get(n)?.push(await attestHonest());
+          held.get(n)?.push(holders.holding().length);
+          memory.get(n)?.push(rssMb(pid));
+        } finally {
+          await holders.release();
+        }
+      }
+    }
+    const base = latency.get(0) ?? [];
+    const baseMemory = memory.get(0) ?? [];
+    return sizes.flatMap((n) => {
+      const holding = held.get(n) ?? [];
+      const note =
+        n === 0
+          ? undefined
+          : `${String(n)} streams opened, ${String(Math.min(...holding))}–${String(Math.max(...holding))} still holding a challenge while measured (max_pending_challenges 64); the others were ended with RESOURCE_EXHAUSTED`;
+      if (n === 0)
+        return [
+          row(BENCH, 'honest attestation latency, no streams held', 'ms', base),
+          row(BENCH, 'resident memory, no streams held', 'MB', baseMemory),
+        ];
+      return [
+        row(BENCH, `honest attestation latency, ${String(n)} streams held`, 'ms', latency.get(n) ?? [], {
+          baseline: { name: 'no streams held', samples: base },
+          goal: ({ ratio }) => ({ text: '≤ 2× no streams held', met: (ratio ?? Infinity) <= 2 }),
+          ...(note !== undefined ? { note } : {}),
+        }),
+        row(BENCH, `resident memory, ${String(n)} streams held`, 'MB', memory.get(n) ?? [], {
+          baseline: { name: 'no streams held', samples: baseMemory },
+        }),
+      ];
+    });
+  } finally {
+    await host.unload().catch(() => undefined);
+    await host.dispose();
+    rmSync(work, { recursive: true, force: true });
+  }
+}

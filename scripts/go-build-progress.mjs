@@ -1,0 +1,208 @@
+// Runs one component's Go build for tools/build-test-bins.sh and shows where it is, because a
+// cold build is silent for up to half an hour otherwise: the phase (download, list, compile,
+// link), modules or packages done out of the total, and the elapsed time. On a terminal that is
+// one line updated in place; with CI=true or when stderr is not a terminal, a plain line at each
+// phase and every 5 s. On failure it prints the last 40 lines of Go's output (the compiler's
+// errors), which the build log used to lose. Plain Node, no dependencies.
+//
+// usage (in the Go module's directory, CGO_ENABLED set by the caller):
+//   node go-build-progress.mjs --label <name> --out <dir> [--ldflags <flags>] [--timefile <file>]
+//        <binary>=<package> ...
+// Each package is built with `go build -o <dir>/<binary>`, one after the other (linking two
+// Kubernetes binaries at once would double the peak memory). --timefile: /usr/bin/time appends
+// each build's peak RSS (KiB) there, when /usr/bin/time exists.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const TAIL_LINES = 40;
+const PLAIN_EVERY_MS = 5000;
+const TTY_EVERY_MS = 1000;
+
+const { values: opts, positionals } = parseArgs({
+  options: {
+    label: { type: 'string' },
+    out: { type: 'string' },
+    ldflags: { type: 'string', default: '' },
+    timefile: { type: 'string' },
+  },
+  allowPositionals: true,
+});
+const targets = positionals.map((t) => {
+  const i = t.indexOf('=');
+  return { name: t.slice(0, i), pkg: t.slice(i + 1) };
+});
+if (
+  opts.label === undefined ||
+  opts.out === undefined ||
+  targets.length === 0 ||
+  targets.some((t) => !t.name || !t.pkg)
+) {
+  console.error(
+    'usage: go-build-progress.mjs --label <name> --out <dir> [--ldflags <flags>] [--timefile <file>] <binary>=<package> ...',
+  );
+  process.exit(2);
+}
+
+const ci =
+  process.env.CI !== undefined &&
+  process.env.CI !== '' &&
+  process.env.CI !== 'false' &&
+  process.env.CI !== '0';
+const tty = process.stderr.isTTY === true && !ci;
+const started = Date.now();
+const tail = [];
+const keep = (text) => {
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+  }
+};
+
+/** "3m12s" */
+const clock = (ms) => {
+  const s = Math.floor(ms / 1000);
+  return `${String(Math.floor(s / 60))}m${String(s % 60).padStart(2, '0')}s`;
+};
+
+// The state the display shows; `status()` renders it.
+const state = { phase: 'start', done: 0, total: 0, unit: '', detail: '', building: '' };
+const status = () => {
+  const count =
+    state.total > 0
+      ? ` ${String(Math.min(state.done, state.total))}/${String(state.total)} ${state.unit}`
+      : '';
+  return `${opts.label}: ${state.phase}${count}${state.detail ? ` ${state.detail}` : ''}, ${clock(Date.now() - started)}`;
+};
+let lastPlain = 0;
+let shown = '';
+const render = (force = false) => {
+  const line = status();
+  if (tty) {
+    const width = process.stderr.columns ?? 100;
+    process.stderr.write(`\r\x1b[K${line.slice(0, Math.max(20, width - 1))}`);
+    shown = line;
+  } else if (force || Date.now() - lastPlain >= PLAIN_EVERY_MS) {
+    process.stderr.write(`${line}\n`);
+    lastPlain = Date.now();
+  }
+};
+const setPhase = (phase, fields = {}) => {
+  Object.assign(state, { phase, done: 0, total: 0, unit: '', detail: '' }, fields);
+  render(true);
+};
+const ticker = setInterval(() => render(), tty ? TTY_EVERY_MS : 1000);
+/** Ends the updating line so that what follows starts on its own line. */
+const endLine = () => {
+  if (tty && shown !== '') process.stderr.write('\n');
+  shown = '';
+};
+
+/**
+ * Runs a command; `onLine(stream, line)` sees each line of its output. Resolves on exit 0;
+ * otherwise prints the tail of the output and exits the process with the command's code.
+ */
+function run(cmd, args, onLine) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of ['stdout', 'stderr']) {
+      let rest = '';
+      child[stream].setEncoding('utf8');
+      child[stream].on('data', (chunk) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines) onLine(stream, l);
+      });
+      child[stream].on('end', () => {
+        if (rest !== '') onLine(stream, rest);
+      });
+    }
+    child.on('error', (err) => fail(`${cmd} ${args.join(' ')}`, `could not start: ${err.message}`, 127));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else
+        fail(
+          `${[cmd, ...args].join(' ')}`,
+          signal !== null ? `killed by ${signal}` : `exit ${String(code)}`,
+          code ?? 1,
+        );
+    });
+  });
+}
+
+function fail(what, how, code) {
+  clearInterval(ticker);
+  endLine();
+  process.stderr.write(
+    `${opts.label}: failed ${state.building ? `building ${state.building}` : `in the ${state.phase} phase`} after ${clock(Date.now() - started)}: ${what} (${how})\n` +
+      (tail.length > 0
+        ? `last ${String(tail.length)} lines of its output:\n${tail.map((l) => `  ${l}`).join('\n')}\n`
+        : 'it printed nothing\n'),
+  );
+  process.exit(code === 0 ? 1 : code);
+}
+
+// 1. Download: one zip per module whose code go.sum pins (`go mod download -x` logs each fetch).
+const modules = existsSync('go.sum')
+  ? new Set(
+      readFileSync('go.sum', 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.split(' ')[1]?.endsWith('/go.mod'))
+        .map((l) => l.split(' ').slice(0, 2).join('@')),
+    ).size
+  : 0;
+setPhase('download', { total: modules, unit: 'modules fetched' });
+await run('go', ['mod', 'download', '-x'], (_stream, line) => {
+  if (/^# get \S+\.zip: 200 /.test(line)) {
+    state.done += 1;
+    render();
+  } else if (!line.startsWith('# get ') && !line.startsWith('mkdir ') && !line.startsWith('unzip '))
+    keep(line);
+});
+const fetched = state.done;
+
+// 2. List every package the binaries need: the total to compile (a cold build compiles all).
+setPhase('list packages');
+const deps = new Set();
+await run('go', ['list', '-deps', ...targets.map((t) => t.pkg)], (stream, line) => {
+  if (stream === 'stdout' && line !== '' && line !== 'unsafe') deps.add(line);
+  else if (stream === 'stderr') keep(line);
+});
+
+// 3. Compile and link each binary. With -v -json, Go reports each package it compiles (not the
+// ones it finds in its build cache) as a build-output event whose text is the import path.
+const compiled = new Set();
+const time = opts.timefile !== undefined && existsSync('/usr/bin/time');
+for (const { name, pkg } of targets) {
+  state.building = name;
+  const goArgs = ['build', '-v', '-json', '-ldflags', opts.ldflags, '-o', `${opts.out}/${name}`, pkg];
+  const [cmd, args] = time
+    ? ['/usr/bin/time', ['-f', '%M', '-a', '-o', opts.timefile, 'go', ...goArgs]]
+    : ['go', goArgs];
+  setPhase('compile', { total: deps.size, unit: 'packages', done: compiled.size, detail: `(for ${name})` });
+  await run(cmd, args, (stream, line) => {
+    if (stream === 'stdout' && line.startsWith('{')) {
+      let ev;
+      try {
+        ev = JSON.parse(line);
+      } catch {
+        return keep(line);
+      }
+      if (ev.Action === 'build-output' && ev.Output === `${ev.ImportPath}\n`) {
+        compiled.add(ev.ImportPath);
+        state.done = compiled.size;
+        // The binary's own package comes last; after it, the linker runs for a while.
+        if (ev.ImportPath === pkg) setPhase(`link ${name}`, {});
+        else render();
+      } else if (ev.Output !== undefined) keep(ev.Output);
+    } else keep(line);
+  });
+}
+clearInterval(ticker);
+endLine();
+const cached = [...deps].filter((p) => !compiled.has(p)).length;
+process.stderr.write(
+  `${opts.label}: ${String(fetched)} modules fetched, ${String(compiled.size)} packages compiled` +
+    `${cached > 0 ? ` (${String(cached)} from Go's build cache)` : ''}, ${targets.length === 1 ? 'binary' : `${String(targets.length)} binaries`} linked in ${clock(Date.now() - started)}\n`,
+);

@@ -12,7 +12,7 @@
 // Kubernetes binaries at once would double the peak memory). --timefile: /usr/bin/time appends
 // each build's peak RSS (KiB) there, when /usr/bin/time exists.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const TAIL_LINES = 40;
@@ -80,8 +80,9 @@ let shown = '';
 const render = (force = false) => {
   const line = status();
   if (tty) {
-    const width = process.stderr.columns ?? 100;
-    process.stderr.write(`\r\x1b[K${line.slice(0, Math.max(20, width - 1))}`);
+    // Never wider than the terminal, or each redraw would leave a line behind.
+    const width = process.stderr.columns ?? 0;
+    process.stderr.write(`\r\x1b[K${width > 20 ? line.slice(0, width - 1) : line}`);
     shown = line;
   } else if (force || Date.now() - lastPlain >= PLAIN_EVERY_MS) {
     process.stderr.write(`${line}\n`);
@@ -103,9 +104,10 @@ const endLine = () => {
  * Runs a command; `onLine(stream, line)` sees each line of its output. Resolves on exit 0;
  * otherwise prints the tail of the output and exits the process with the command's code.
  */
-function run(cmd, args, onLine) {
+function run(cmd, args, onLine, onSpawn) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     for (const stream of ['stdout', 'stderr']) {
       let rest = '';
       child[stream].setEncoding('utf8');
@@ -141,6 +143,44 @@ function fail(what, how, code) {
         : 'it printed nothing\n'),
   );
   process.exit(code === 0 ? 1 : code);
+}
+
+/**
+ * Whether Go's linker is running under `pid`. `go build -v -json` (Go 1.26) does not reliably
+ * report the binary's own package (the event is missing in about half the runs), so the link
+ * phase is also read from the process tree: Go runs its tools (compile, asm, cgo, link) as
+ * child processes.
+ */
+function linkerRunning(pid) {
+  const children = new Map();
+  const comm = new Map();
+  let entries;
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false; // no /proc (not Linux): no link phase shown
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    comm.set(Number(e), stat.slice(stat.indexOf('(') + 1, close));
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+  }
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop();
+    if (p !== pid && comm.get(p) === 'link') return true;
+    todo.push(...(children.get(p) ?? []));
+  }
+  return false;
 }
 
 // 1. Download: one zip per module whose code go.sum pins (`go mod download -x` logs each fetch).
@@ -181,23 +221,37 @@ for (const { name, pkg } of targets) {
     ? ['/usr/bin/time', ['-f', '%M', '-a', '-o', opts.timefile, 'go', ...goArgs]]
     : ['go', goArgs];
   setPhase('compile', { total: deps.size, unit: 'packages', done: compiled.size, detail: `(for ${name})` });
-  await run(cmd, args, (stream, line) => {
-    if (stream === 'stdout' && line.startsWith('{')) {
-      let ev;
-      try {
-        ev = JSON.parse(line);
-      } catch {
-        return keep(line);
-      }
-      if (ev.Action === 'build-output' && ev.Output === `${ev.ImportPath}\n`) {
-        compiled.add(ev.ImportPath);
-        state.done = compiled.size;
-        // The binary's own package comes last; after it, the linker runs for a while.
-        if (ev.ImportPath === pkg) setPhase(`link ${name}`, {});
-        else render();
-      } else if (ev.Output !== undefined) keep(ev.Output);
-    } else keep(line);
-  });
+  let child;
+  const watch = setInterval(() => {
+    if (child?.pid !== undefined && !state.phase.startsWith('link') && linkerRunning(child.pid)) {
+      compiled.add(pkg); // its own package is compiled just before the link (or came from the cache)
+      setPhase(`link ${name}`, {});
+    }
+  }, 500);
+  await run(
+    cmd,
+    args,
+    (stream, line) => {
+      if (stream === 'stdout' && line.startsWith('{')) {
+        let ev;
+        try {
+          ev = JSON.parse(line);
+        } catch {
+          return keep(line);
+        }
+        if (ev.Action === 'build-output' && ev.Output === `${ev.ImportPath}\n`) {
+          compiled.add(ev.ImportPath);
+          if (state.phase === 'compile') state.done = compiled.size;
+          // The binary's own package comes last, then the linker (when Go reports it at all).
+          if (ev.ImportPath === pkg && state.phase === 'compile') setPhase(`link ${name}`, {});
+          else render();
+        } else if (ev.Output !== undefined) keep(ev.Output);
+      } else keep(line);
+    },
+    (c) => (child = c),
+  );
+  clearInterval(watch);
+  compiled.add(pkg); // counted with its binary, whether or not Go reported it
 }
 clearInterval(ticker);
 endLine();

@@ -60,6 +60,7 @@ const keep = (text) => {
   }
 };
 
+const plural = (n, what) => `${String(n)} ${what}${n === 1 ? '' : 's'}`;
 /** "3m12s" */
 const clock = (ms) => {
   const s = Math.floor(ms / 1000);
@@ -104,7 +105,7 @@ const endLine = () => {
  * Runs a command; `onLine(stream, line)` sees each line of its output. Resolves on exit 0;
  * otherwise prints the tail of the output and exits the process with the command's code.
  */
-function run(cmd, args, onLine, onSpawn) {
+function run(cmd, args, onLine, onSpawn, shownAs = [cmd, ...args].join(' ')) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     onSpawn?.(child);
@@ -120,15 +121,10 @@ function run(cmd, args, onLine, onSpawn) {
         if (rest !== '') onLine(stream, rest);
       });
     }
-    child.on('error', (err) => fail(`${cmd} ${args.join(' ')}`, `could not start: ${err.message}`, 127));
+    child.on('error', (err) => fail(shownAs, `could not start: ${err.message}`, 127));
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else
-        fail(
-          `${[cmd, ...args].join(' ')}`,
-          signal !== null ? `killed by ${signal}` : `exit ${String(code)}`,
-          code ?? 1,
-        );
+      else fail(shownAs, signal !== null ? `killed by ${signal}` : `exit ${String(code)}`, code ?? 1);
     });
   });
 }
@@ -249,6 +245,7 @@ for (const { name, pkg } of targets) {
       } else keep(line);
     },
     (c) => (child = c),
+    ['go', ...goArgs].join(' '),
   );
   clearInterval(watch);
   compiled.add(pkg); // counted with its binary, whether or not Go reported it
@@ -257,6 +254,6 @@ clearInterval(ticker);
 endLine();
 const cached = [...deps].filter((p) => !compiled.has(p)).length;
 process.stderr.write(
-  `${opts.label}: ${String(fetched)} modules fetched, ${String(compiled.size)} packages compiled` +
+  `${opts.label}: ${plural(fetched, 'module')} fetched, ${plural(compiled.size, 'package')} compiled` +
     `${cached > 0 ? ` (${String(cached)} from Go's build cache)` : ''}, ${targets.length === 1 ? 'binary' : `${String(targets.length)} binaries`} linked in ${clock(Date.now() - started)}\n`,
 );

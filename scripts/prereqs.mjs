@@ -42,7 +42,7 @@ const PURPOSES = {
 };
 
 // Disk a cold build of each component takes (Go module cache + Go build cache + binaries),
-// rounded up from the 2026-12-06 measurement in docs/development.md; all three: ~11 GB.
+// rounded up from the measurements in docs/development.md (all three: 9.5–11 GB).
 const BUILD_GB = { kubernetes: 5, etcd: 1, spire: 5 };
 // How that space divides between the three places (module cache, build cache, binaries).
 const SHARE = { GOMODCACHE: 0.35, GOCACHE: 0.6, bins: 0.05 };

@@ -119,7 +119,8 @@ if (which('bash') === undefined) {
 const toBuild = [];
 let binCache;
 for (const line of (plan ?? '').split('\n')) {
-  const [key, value] = line.split('=', 2);
+  const eq = line.indexOf('=');
+  const [key, value] = [line.slice(0, eq), line.slice(eq + 1)];
   if (key === 'cache') binCache = value;
   if (key === 'missing') toBuild.push(value);
 }

@@ -27,7 +27,7 @@ for a in "$@"; do
     --print) print_only=1 ;;
     --plan) plan_only=1 ;;
     kubernetes | etcd | spire) components+=("$a") ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-test-bins: unknown argument '$a' (want kubernetes, etcd, spire, --print or --plan)" >&2; exit 2 ;;
   esac
 done

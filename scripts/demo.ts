@@ -33,10 +33,30 @@ if (values.help === true) {
 }
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const seconds = (since: number): string => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 let stepNo = 0;
+let stepStart = 0;
+/** Closes the current step with its elapsed time, so that a slow step is visible as such. */
+const endStep = (): void => {
+  if (stepNo > 0) process.stdout.write(`  (step ${String(stepNo)} took ${seconds(stepStart)})\n`);
+};
 const step = (title: string): void => {
+  endStep();
   stepNo += 1;
+  stepStart = performance.now();
   process.stdout.write(`\n${bold(`== ${String(stepNo)}. ${title}`)}\n`);
+};
+/** Awaits `p`, printing a line every 5 s while it is pending: a long wait never looks like a hang. */
+const waitingFor = async <T>(what: string, p: Promise<T>): Promise<T> => {
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    process.stdout.write(`  … still waiting for ${what}, ${seconds(t0)}\n`);
+  }, 5000);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
 };
 const show = (
   cmd: string,
@@ -74,10 +94,11 @@ try {
   if (values.kubeconfig === undefined) {
     step('Start a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)');
     const t0 = performance.now();
-    cp = await startControlPlane({ log: (l) => process.stdout.write(`  starting ${l}\n`) });
-    process.stdout.write(
-      `  ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; admin kubeconfig ${cp.adminKubeconfig}\n`,
+    cp = await waitingFor(
+      'the control plane to be ready',
+      startControlPlane({ log: (l) => process.stdout.write(`  starting ${l}\n`) }),
     );
+    process.stdout.write(`  ready in ${seconds(t0)}; admin kubeconfig ${cp.adminKubeconfig}\n`);
     kubeconfig = cp.adminKubeconfig;
   } else {
     kubeconfig = values.kubeconfig;
@@ -185,7 +206,10 @@ try {
     join(REPO_ROOT, 'dist'),
   );
   process.stdout.write(`server.conf, plugins section:\n${serverPlugin}\n`);
-  spireServer = await startSpireServer(join(work, 'spire-server'), { nodeAttestors: serverPlugin });
+  spireServer = await waitingFor(
+    'spire-server to be healthy',
+    startSpireServer(join(work, 'spire-server'), { nodeAttestors: serverPlugin }),
+  );
   process.stdout.write(`spire-server is healthy on 127.0.0.1:${String(spireServer.port)}\n`);
 
   step('Start spire-agent with the k8s_csr agent plugin (it reuses the identity document from step 4)');
@@ -200,7 +224,7 @@ try {
   const agentPlugin = ourPlugin('agent', 'k8s_csr', agentData, join(REPO_ROOT, 'dist'));
   process.stdout.write(`agent.conf, NodeAttestor section:\n${agentPlugin}\n`);
   spireAgent = startSpireAgent(join(work, 'spire-agent'), spireServer, { nodeAttestor: agentPlugin });
-  await spireAgent.waitHealthy();
+  await waitingFor('spire-agent to attest and be healthy', spireAgent.waitHealthy());
   show(binPath('spire-agent'), ['healthcheck', '-socketPath', spireAgent.socketPath]);
 
   step('The attested agent, as spire-server sees it');
@@ -214,6 +238,7 @@ try {
     spireServer.socketPath,
   ]);
 
+  endStep();
   process.stdout.write(
     `\n${bold('Done:')} the node got a certificate from the cluster CA through the CSR API, and SPIRE attested it with k8s_csr.\nFiles of this demo: ${work}\n`,
   );

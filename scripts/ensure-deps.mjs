@@ -2,7 +2,7 @@
 // README's commands work on a fresh clone without a separate install step. Plain Node: it
 // must run before any dependency exists.
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 
 const mtime = (p) => {
   try {
@@ -13,7 +13,21 @@ const mtime = (p) => {
 };
 const marker = mtime('node_modules/.package-lock.json');
 const lock = mtime('package-lock.json');
-if (marker === undefined || (lock !== undefined && lock > marker)) {
+const linked = (() => {
+  try {
+    return lstatSync('node_modules').isSymbolicLink();
+  } catch {
+    return false;
+  }
+})();
+if (linked && (marker === undefined || (lock !== undefined && lock > marker))) {
+  // npm ci empties the directory a symlinked node_modules points to (someone else's install)
+  // and then replaces the link: never run it here. A git checkout newer than that install also
+  // lands here, with nothing out of date.
+  console.error(
+    `node-attestor: node_modules links to ${readlinkSync('node_modules')}, which looks older than package-lock.json; not reinstalling it (run npm ci there if it is out of date)`,
+  );
+} else if (marker === undefined || (lock !== undefined && lock > marker)) {
   console.error('node-attestor: installing dependencies (npm ci)…');
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (r.status !== 0) {

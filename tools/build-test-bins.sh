@@ -8,21 +8,27 @@
 # Idempotent (a finished directory is reused), safe when two runs start at once (one flock per
 # component; output built in a temp dir and renamed into place), and it never writes into the repo.
 #
-# usage: tools/build-test-bins.sh [--print] [component ...]
+# usage: tools/build-test-bins.sh [--print | --plan] [component ...]
 #   components: kubernetes etcd spire (default: all)
 #   --print   do not build; print "<name>=<path>" for every binary, exit 3 if any is missing
+#   --plan    do not build; print "cache=<dir>" and "missing=<component>" for each one not built
+# Before building it runs scripts/prereqs.mjs, which stops at once if Go, gcc, flock or disk space
+# is missing. Progress (phase, packages compiled out of total, elapsed) goes to stderr: one
+# updating line on a terminal, a plain line every 5 s otherwise (CI=true or not a terminal).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${NODE_ATTESTOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/node-attestor}
 print_only=0
+plan_only=0
 components=()
 for a in "$@"; do
   case "$a" in
     --print) print_only=1 ;;
+    --plan) plan_only=1 ;;
     kubernetes | etcd | spire) components+=("$a") ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build-test-bins: unknown argument '$a' (want kubernetes, etcd, spire or --print)" >&2; exit 2 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-test-bins: unknown argument '$a' (want kubernetes, etcd, spire, --print or --plan)" >&2; exit 2 ;;
   esac
 done
 [ ${#components[@]} -gt 0 ] || components=(kubernetes etcd spire)
@@ -45,25 +51,29 @@ spec() {
 }
 
 missing=0
+unbuilt=()
+listing=""
 for c in "${components[@]}"; do
   IFS='|' read -r _ version bins <<<"$(spec "$c")"
+  built=1
   for b in $bins; do
     p="$cache/bin/$c-$version/$b"
-    if [ -x "$p" ]; then echo "$b=$p"; else echo "$b=" ; missing=1; fi
+    if [ -x "$p" ]; then listing+="$b=$p"$'\n'; else listing+="$b="$'\n'; missing=1; built=0; fi
   done
-done >"${TMPDIR:-/tmp}/.na-bins.$$"
+  [ "$built" = 1 ] || unbuilt+=("$c")
+done
 if [ "$print_only" = 1 ]; then
-  cat "${TMPDIR:-/tmp}/.na-bins.$$"; rm -f "${TMPDIR:-/tmp}/.na-bins.$$"
+  printf '%s' "$listing"
   exit $((missing * 3))
 fi
-rm -f "${TMPDIR:-/tmp}/.na-bins.$$"
-
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-test-bins: Go is not installed (or not on PATH). The end-to-end tests and the demo need" >&2
-  echo "  Go >= 1.26 with access to the Go module proxy to build etcd, Kubernetes and SPIRE once." >&2
-  echo "  Install Go (https://go.dev/doc/install) and run: npm run test-bins" >&2
-  exit 1
+if [ "$plan_only" = 1 ]; then
+  echo "cache=$cache"
+  for c in "${unbuilt[@]}"; do echo "missing=$c"; done
+  exit 0
 fi
+
+# Everything a build needs, checked in a second rather than discovered half an hour in.
+node "$here/../scripts/prereqs.mjs" test-bins "${components[@]}" || exit 1
 export GOTOOLCHAIN=local GOFLAGS=-trimpath
 
 # Kubernetes stamps its version into two packages; the value must match the source tag, because
@@ -88,7 +98,10 @@ build_one() {
   exec 9>"$cache/bin/.$c-$version.lock"
   if ! flock -n 9; then
     echo "build-test-bins: another build of $c $version is running; waiting for it…" >&2
-    flock 9
+    local waited=$SECONDS
+    until flock -w 10 9; do
+      echo "build-test-bins: still waiting for the other build of $c ($((SECONDS - waited)) s)…" >&2
+    done
   fi
   if [ -f "$dest/.complete" ]; then
     echo "build-test-bins: $c $version: cached in $dest" >&2
@@ -99,33 +112,29 @@ build_one() {
   tmp=$(mktemp -d "$cache/bin/.$c-$version.XXXXXX")
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" EXIT
-  local cgo=0 ldflags="-s -w" pkgs=()
+  local cgo=0 ldflags="-s -w" targets=()
   case "$c" in
     kubernetes)
       ldflags=$(k8s_ldflags "$version")
-      pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl) ;;
+      targets=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+        kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+        kubectl=k8s.io/kubernetes/cmd/kubectl) ;;
     etcd)
       ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$version"
-      pkgs=(go.etcd.io/etcd/server/v3) ;;
+      targets=(etcd=go.etcd.io/etcd/server/v3) ;;
     spire)
       cgo=1 # the sqlite datastore needs cgo
-      pkgs=(github.com/spiffe/spire/cmd/spire-server github.com/spiffe/spire/cmd/spire-agent) ;;
+      targets=(spire-server=github.com/spiffe/spire/cmd/spire-server
+        spire-agent=github.com/spiffe/spire/cmd/spire-agent) ;;
   esac
   echo "build-test-bins: building $c $version ($bins) with $(go env GOVERSION); a cold build takes minutes…" >&2
   local start=$SECONDS timefile="$tmp/.time"
+  # Downloads, then one go build per binary, showing progress; on failure it prints the tail of
+  # Go's output and exits non-zero (set -e stops here, the trap removes the temp dir).
   (
     cd "$here/$moddir"
-    go mod download >&2
-    for p in "${pkgs[@]}"; do
-      local name=${p##*/}
-      [ "$p" = go.etcd.io/etcd/server/v3 ] && name=etcd
-      echo "build-test-bins:   go build $p" >&2
-      if [ -x /usr/bin/time ]; then
-        CGO_ENABLED=$cgo /usr/bin/time -f "%M" -a -o "$timefile" go build -ldflags "$ldflags" -o "$tmp/$name" "$p"
-      else
-        CGO_ENABLED=$cgo go build -ldflags "$ldflags" -o "$tmp/$name" "$p"
-      fi
-    done
+    CGO_ENABLED=$cgo node "$here/../scripts/go-build-progress.mjs" --label "$c" --ldflags="$ldflags" \
+      --out "$tmp" --timefile "$timefile" "${targets[@]}"
   )
   local peak=""
   [ -f "$timefile" ] && peak=$(sort -n "$timefile" | tail -1)

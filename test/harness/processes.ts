@@ -32,6 +32,7 @@ export class ManagedProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private spawnError: Error | undefined;
 
   constructor(o: StartOptions) {
     hookExit();
@@ -54,7 +55,9 @@ export class ManagedProcess {
         this.exitInfo = { code, signal };
         resolve(this.exitInfo);
       });
-      this.child.once('error', () => {
+      this.child.once('error', (err) => {
+        // setpriv itself could not be run (not installed): there is no log to show, so say so.
+        this.spawnError = err;
         live.delete(this);
         this.exitInfo = { code: 127, signal: null };
         resolve(this.exitInfo);
@@ -72,6 +75,8 @@ export class ManagedProcess {
 
   describeExit(): string {
     if (this.exitInfo === undefined) return 'still running';
+    if (this.spawnError !== undefined)
+      return `could not run setpriv (util-linux; apt-get install util-linux): ${this.spawnError.message}`;
     return this.exitInfo.signal !== null
       ? `killed by ${this.exitInfo.signal}`
       : `exited with code ${String(this.exitInfo.code)}`;

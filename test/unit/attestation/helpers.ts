@@ -37,15 +37,6 @@ export function wholeSeconds(ms: number): Date {
   return new Date(Math.floor(ms / 1000) * 1000);
 }
 
-export const hasOpenssl = ((): boolean => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 /** Runs openssl with files written to a temporary directory; returns stdout. */
 export function openssl(
   files: Readonly<Record<string, string | Buffer>>,

@@ -10,7 +10,8 @@ import {
   type ChallengeState,
 } from '../../../src/attestation/pop.js';
 import { decodeResponse, encodeResponse } from '../../../src/attestation/response.js';
-import { ecdsaDer, expectError, hasOpenssl, isOneOf, openssl } from './helpers.js';
+import { needs } from '../../support/tools.js';
+import { ecdsaDer, expectError, isOneOf, openssl } from './helpers.js';
 
 interface Pair {
   readonly publicKey: KeyObject;
@@ -360,89 +361,69 @@ describe('answerChallenge', () => {
   });
 });
 
-describe(
-  'cross-check with openssl (what Go x509pop verifies)',
-  { skip: !hasOpenssl && 'openssl not installed' },
-  () => {
-    const pem = (k: KeyObject): string => k.export({ type: 'spki', format: 'pem' }).toString();
+describe('cross-check with openssl (what Go x509pop verifies)', { skip: needs('openssl') }, () => {
+  const pem = (k: KeyObject): string => k.export({ type: 'spki', format: 'pem' }).toString();
 
-    for (const name of ['p256', 'p384', 'p521'] as const)
-      it(`ECDSA ${name}: SHA-256(challenge ‖ response) verifies with openssl dgst -sha256 -verify`, () => {
-        const { state, response } = roundTrip(keys[name]);
-        const decoded = decodeResponse(response);
-        assert.equal(decoded.kind, 'ecdsa');
-        const out = openssl(
-          {
-            'pub.pem': pem(keys[name].publicKey),
-            'data.bin': Buffer.concat([state.nonce, decoded.nonce]),
-            'sig.der': ecdsaDer(decoded.r, decoded.s),
-          },
-          (d) => [
-            'dgst',
-            '-sha256',
-            '-verify',
-            `${d}/pub.pem`,
-            '-signature',
-            `${d}/sig.der`,
-            `${d}/data.bin`,
-          ],
-        );
-        assert.match(out, /Verified OK/);
-      });
-
-    it('RSA: PSS/SHA-256/MGF1-SHA-256 verifies with openssl and an auto salt length', () => {
-      const { state, response } = roundTrip(keys.rsa2048);
-      const decoded = decodeResponse(response);
-      assert.equal(decoded.kind, 'rsa');
-      const files = {
-        'pub.pem': pem(keys.rsa2048.publicKey),
-        'data.bin': Buffer.concat([state.nonce, decoded.nonce]),
-        'sig.bin': decoded.signature,
-      };
-      const verify = (saltlen: string) => (d: string) => [
-        'dgst',
-        '-sha256',
-        '-sigopt',
-        'rsa_padding_mode:pss',
-        '-sigopt',
-        `rsa_pss_saltlen:${saltlen}`,
-        '-sigopt',
-        'rsa_mgf1_md:sha256',
-        '-verify',
-        `${d}/pub.pem`,
-        '-signature',
-        `${d}/sig.bin`,
-        `${d}/data.bin`,
-      ];
-      assert.match(openssl(files, verify('auto')), /Verified OK/);
-      // Maximum salt, as Go's rsa.SignPSS(…, nil) uses: 256 - 32 - 2 bytes for RSA-2048.
-      assert.match(openssl(files, verify('222')), /Verified OK/);
-    });
-
-    it('a tampered nonce fails under openssl too', () => {
-      const { state, response } = roundTrip(keys.p256);
+  for (const name of ['p256', 'p384', 'p521'] as const)
+    it(`ECDSA ${name}: SHA-256(challenge ‖ response) verifies with openssl dgst -sha256 -verify`, () => {
+      const { state, response } = roundTrip(keys[name]);
       const decoded = decodeResponse(response);
       assert.equal(decoded.kind, 'ecdsa');
-      const tampered = Buffer.from(decoded.nonce);
-      tampered[0] = tampered[0]! ^ 1;
-      assert.throws(() =>
-        openssl(
-          {
-            'pub.pem': pem(keys.p256.publicKey),
-            'data.bin': Buffer.concat([state.nonce, tampered]),
-            'sig.der': ecdsaDer(decoded.r, decoded.s),
-          },
-          (d) => [
-            'dgst',
-            '-sha256',
-            '-verify',
-            `${d}/pub.pem`,
-            '-signature',
-            `${d}/sig.der`,
-            `${d}/data.bin`,
-          ],
-        ),
+      const out = openssl(
+        {
+          'pub.pem': pem(keys[name].publicKey),
+          'data.bin': Buffer.concat([state.nonce, decoded.nonce]),
+          'sig.der': ecdsaDer(decoded.r, decoded.s),
+        },
+        (d) => ['dgst', '-sha256', '-verify', `${d}/pub.pem`, '-signature', `${d}/sig.der`, `${d}/data.bin`],
       );
+      assert.match(out, /Verified OK/);
     });
-  },
-);
+
+  it('RSA: PSS/SHA-256/MGF1-SHA-256 verifies with openssl and an auto salt length', () => {
+    const { state, response } = roundTrip(keys.rsa2048);
+    const decoded = decodeResponse(response);
+    assert.equal(decoded.kind, 'rsa');
+    const files = {
+      'pub.pem': pem(keys.rsa2048.publicKey),
+      'data.bin': Buffer.concat([state.nonce, decoded.nonce]),
+      'sig.bin': decoded.signature,
+    };
+    const verify = (saltlen: string) => (d: string) => [
+      'dgst',
+      '-sha256',
+      '-sigopt',
+      'rsa_padding_mode:pss',
+      '-sigopt',
+      `rsa_pss_saltlen:${saltlen}`,
+      '-sigopt',
+      'rsa_mgf1_md:sha256',
+      '-verify',
+      `${d}/pub.pem`,
+      '-signature',
+      `${d}/sig.bin`,
+      `${d}/data.bin`,
+    ];
+    assert.match(openssl(files, verify('auto')), /Verified OK/);
+    // Maximum salt, as Go's rsa.SignPSS(…, nil) uses: 256 - 32 - 2 bytes for RSA-2048.
+    assert.match(openssl(files, verify('222')), /Verified OK/);
+  });
+
+  it('a tampered nonce fails under openssl too', () => {
+    const { state, response } = roundTrip(keys.p256);
+    const decoded = decodeResponse(response);
+    assert.equal(decoded.kind, 'ecdsa');
+    const tampered = Buffer.from(decoded.nonce);
+    tampered[0] = tampered[0]! ^ 1;
+    assert.throws(() =>
+      openssl(
+        {
+          'pub.pem': pem(keys.p256.publicKey),
+          'data.bin': Buffer.concat([state.nonce, tampered]),
+          'sig.der': ecdsaDer(decoded.r, decoded.s),
+        },
+        (d) => ['dgst', '-sha256', '-verify', `${d}/pub.pem`, '-signature', `${d}/sig.der`, `${d}/data.bin`],
+      ),
+    );
+  });
+});

@@ -46,6 +46,7 @@ function publicMessage(err: AttestorError): string | undefined {
     case 'ERR_TIMEOUT':
     case 'ERR_CERT_MISMATCH':
     case 'ERR_IO':
+    case 'ERR_UNSAFE_DIR':
     case 'ERR_INTERNAL':
       return 'attestation failed on the server (details are in the spire-server log)';
   }

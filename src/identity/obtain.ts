@@ -10,7 +10,6 @@ import { silentLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
 import { csrGenerateName } from '../csr/csr-name.js';
 import { exportPrivateKeyPem, generateKey, isRsaKeyType, parseKeyType } from '../csr/keys.js';
-import type { KeyType } from '../csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages, validateNodeName } from '../csr/profile.js';
 import { buildNodeCsr } from '../csr/request.js';
 import type { CreateCsrRequest, CsrObject } from '../kube/csr-api.js';
@@ -20,6 +19,7 @@ import { checkIdentityDirUsable, openIdentityDir } from './dir.js';
 import type { IdentityDir } from './dir-handle.js';
 import { isReusable } from './freshness.js';
 import { identityPaths } from './layout.js';
+import type { IdentityRequest } from './request.js';
 import { readIdentity } from './read.js';
 import { writeIdentity } from './store.js';
 import type { WriteStep } from './store.js';
@@ -38,20 +38,8 @@ export interface ObtainProgress {
   readonly elapsedMs: number;
 }
 
-export interface ObtainOptions {
-  readonly idDir: string;
-  /** What the user changes to pick another directory, named in refusals ("-id-dir", "identity_dir"). */
-  readonly idDirSetting?: string;
-  readonly nodeName: string;
-  readonly keyType: KeyType;
-  /** spec.expirationSeconds (>= 600); the signer may clamp it, the issued NotAfter is what counts. */
-  readonly expirationSeconds?: number;
-  /** Deadline for approval and signing, counted from the CSR's creation. */
-  readonly approvalTimeoutMs: number;
-  /** Request a new identity even when the stored one is reusable. */
-  readonly force: boolean;
-  /** Renew this long before NotAfter; default a third of the lifetime (at least a minute). */
-  readonly renewBeforeMs?: number;
+/** A request and what the flow runs with. */
+export interface ObtainOptions extends IdentityRequest {
   readonly csrClient: CsrClient;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;

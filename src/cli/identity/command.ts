@@ -32,14 +32,7 @@ async function run(o: CliOptions, io: CliIo): Promise<number> {
   );
   try {
     const result = await obtainIdentity({
-      idDir: o.idDir,
-      idDirSetting: '-id-dir',
-      nodeName: o.agentName,
-      keyType: o.keyType,
-      expirationSeconds: Math.round(o.expirationMs / 1000),
-      approvalTimeoutMs: o.timeoutMs,
-      force: o.force,
-      ...(o.renewBeforeMs !== undefined ? { renewBeforeMs: o.renewBeforeMs } : {}),
+      ...o.identity,
       csrClient,
       logger,
       ...(io.signal !== undefined ? { signal: io.signal } : {}),

@@ -12,7 +12,8 @@ import {
   MAX_EXPIRATION_MS,
   MIN_EXPIRATION_MS,
 } from '../../identity/defaults.js';
-import { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType, type KeyType } from '../../csr/keys.js';
+import type { IdentityRequest } from '../../identity/request.js';
+import { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType } from '../../csr/keys.js';
 import { defaultNodeName, validateNodeName } from '../../csr/profile.js';
 import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../kit/log-flags.js';
 import { formatDuration } from '../../util/duration.js';
@@ -28,13 +29,7 @@ import {
 
 /** The Kubernetes-access fields are KubeAccessOptions', so the options go to resolveKubeAccess as they are. */
 export interface CliOptions extends KubeFlags, LogFlags {
-  readonly agentName: string;
-  readonly idDir: string;
-  readonly keyType: KeyType;
-  readonly expirationMs: number;
-  readonly timeoutMs: number;
-  readonly renewBeforeMs?: number;
-  readonly force: boolean;
+  readonly identity: IdentityRequest;
   /** How to wait for the certificate: watch the CSR, or read it by name (the narrow role). */
   readonly wait: WaitMode;
   readonly output: 'text' | 'json';
@@ -152,15 +147,18 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     kind: 'run',
     options: {
       ...kube,
-      ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
-      agentName,
-      idDir: nonEmpty(s('id-dir'), 'id-dir') ?? CLI_ID_DIR,
-      keyType: parseKeyType(s('key-type') ?? DEFAULT_KEY_TYPE, '-key-type'),
-      expirationMs,
-      timeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_APPROVAL_TIMEOUT_MS, {
-        max: MAX_APPROVAL_TIMEOUT_MS,
-      }),
-      force: f.bool('force', false),
+      identity: {
+        idDir: nonEmpty(s('id-dir'), 'id-dir') ?? CLI_ID_DIR,
+        idDirSetting: '-id-dir',
+        nodeName: agentName,
+        keyType: parseKeyType(s('key-type') ?? DEFAULT_KEY_TYPE, '-key-type'),
+        expirationSeconds: Math.round(expirationMs / 1000),
+        approvalTimeoutMs: durationFlag(s('timeout'), 'timeout', DEFAULT_APPROVAL_TIMEOUT_MS, {
+          max: MAX_APPROVAL_TIMEOUT_MS,
+        }),
+        force: f.bool('force', false),
+        ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+      },
       wait: oneOf(s('wait'), 'wait', WAIT_MODES, DEFAULT_WAIT_MODE),
       output: oneOf(s('output'), 'output', ['text', 'json'] as const, 'text'),
       ...logFlagsFrom(f),

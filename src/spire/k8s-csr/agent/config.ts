@@ -11,6 +11,7 @@ import {
   MAX_EXPIRATION_MS,
   MIN_EXPIRATION_MS,
 } from '../../../identity/defaults.js';
+import type { IdentityRequest } from '../../../identity/request.js';
 import { AttestorError } from '../../../errors.js';
 import { clusterNameProblem } from '../../../attestation/agent.js';
 import { DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from '../../../csr/keys.js';
@@ -23,12 +24,7 @@ import { DEFAULT_WAIT_MODE, WAIT_MODES, isWaitMode, type WaitMode } from '../../
 export interface AgentConfig {
   readonly cluster: string;
   readonly kube: KubeAccessOptions;
-  readonly nodeName: string;
-  readonly identityDir: string;
-  readonly keyType: KeyType;
-  readonly expirationMs: number;
-  readonly approvalTimeoutMs: number;
-  readonly renewBeforeMs?: number;
+  readonly identity: IdentityRequest;
   /** How to wait for the certificate: watch the CSR, or read it by name (the narrow role). */
   readonly waitMode: WaitMode;
 }
@@ -129,12 +125,17 @@ export function parseAgentConfig(hcl: string, env: NodeJS.ProcessEnv = process.e
       ...definedOnly({ kubeconfig, context, server, caCert, clientCert, clientKey, tokenFile }),
       inCluster,
     },
-    nodeName,
-    identityDir,
-    keyType,
-    expirationMs,
-    approvalTimeoutMs,
-    ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+    identity: {
+      idDir: identityDir,
+      idDirSetting: 'identity_dir',
+      nodeName,
+      keyType,
+      expirationSeconds: Math.round(expirationMs / 1000),
+      approvalTimeoutMs,
+      // spire-agent asks again at every re-attestation; a fresh identity on disk is reused.
+      force: false,
+      ...(renewBeforeMs !== undefined ? { renewBeforeMs } : {}),
+    },
     waitMode,
   };
 }

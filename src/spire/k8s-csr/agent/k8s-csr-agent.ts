@@ -36,8 +36,8 @@ async function load(input: ConfigureInput, env: NodeJS.ProcessEnv, logger: Logge
   for (const w of access.warnings) logger.warn(w);
   logger.info('configured', {
     cluster: config.cluster,
-    node: config.nodeName,
-    identity_dir: config.identityDir,
+    node: config.identity.nodeName,
+    identity_dir: config.identity.idDir,
     kubernetes: access.description,
     wait: config.waitMode,
   });
@@ -55,7 +55,7 @@ export function createK8sCsrAgent(logger: Logger, env: NodeJS.ProcessEnv = proce
       if (previous !== undefined)
         setTimeout(() => {
           previous.csrClient.close();
-        }, previous.config.approvalTimeoutMs + 10_000).unref();
+        }, previous.config.identity.approvalTimeoutMs + 10_000).unref();
     },
 
     async validate(input: ConfigureInput): Promise<ValidateResult> {
@@ -70,14 +70,7 @@ export function createK8sCsrAgent(logger: Logger, env: NodeJS.ProcessEnv = proce
         throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_csr agent plugin is not configured');
       const { config } = c;
       const identity = await obtainIdentity({
-        idDir: config.identityDir,
-        idDirSetting: 'identity_dir',
-        nodeName: config.nodeName,
-        keyType: config.keyType,
-        expirationSeconds: Math.round(config.expirationMs / 1000),
-        approvalTimeoutMs: config.approvalTimeoutMs,
-        force: false,
-        ...(config.renewBeforeMs !== undefined ? { renewBeforeMs: config.renewBeforeMs } : {}),
+        ...config.identity,
         csrClient: c.csrClient,
         logger,
         signal,

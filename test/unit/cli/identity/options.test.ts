@@ -22,13 +22,13 @@ function usageError(args: string[], pattern: RegExp): void {
 describe('parseCommandLine', () => {
   it('has the 2018 defaults', () => {
     const o = run([]);
-    assert.equal(o.idDir, CLI_ID_DIR);
-    assert.equal(o.idDir, '/tmp/spire-agent-id');
-    assert.equal(o.agentName, hostname().trim().toLowerCase());
-    assert.equal(o.keyType, 'ecdsa-p256');
-    assert.equal(o.expirationMs, 3_600_000);
-    assert.equal(o.timeoutMs, 300_000);
-    assert.equal(o.force, false);
+    assert.equal(o.identity.idDir, CLI_ID_DIR);
+    assert.equal(o.identity.idDir, '/tmp/spire-agent-id');
+    assert.equal(o.identity.nodeName, hostname().trim().toLowerCase());
+    assert.equal(o.identity.keyType, 'ecdsa-p256');
+    assert.equal(o.identity.expirationSeconds, 3_600);
+    assert.equal(o.identity.approvalTimeoutMs, 300_000);
+    assert.equal(o.identity.force, false);
     assert.equal(o.output, 'text');
     assert.equal(o.inCluster, false);
     assert.equal(o.wait, 'watch');
@@ -63,7 +63,11 @@ describe('parseCommandLine', () => {
     ];
     for (const s of styles) {
       const o = run(s);
-      assert.deepEqual([o.kubeconfig, o.agentName, o.idDir, o.force], ['k', 'n1', 'd', true], s.join(' '));
+      assert.deepEqual(
+        [o.kubeconfig, o.identity.nodeName, o.identity.idDir, o.identity.force],
+        ['k', 'n1', 'd', true],
+        s.join(' '),
+      );
     }
   });
 
@@ -95,15 +99,15 @@ describe('parseCommandLine', () => {
         o.context,
         o.server,
         o.tokenFile,
-        o.keyType,
-        o.expirationMs,
-        o.timeoutMs,
-        o.renewBeforeMs,
+        o.identity.keyType,
+        o.identity.expirationSeconds,
+        o.identity.approvalTimeoutMs,
+        o.identity.renewBeforeMs,
         o.output,
         o.logFormat,
         o.logLevel,
       ],
-      ['c', 'https://x:6443', 't', 'rsa-3072', 7_200_000, 90_000, 1_800_000, 'json', 'json', 'debug'],
+      ['c', 'https://x:6443', 't', 'rsa-3072', 7_200, 90_000, 1_800_000, 'json', 'json', 'debug'],
     );
     assert.equal(run(['-in-cluster']).inCluster, true);
   });

@@ -42,11 +42,15 @@ describe('k8s_csr agent configuration', () => {
       assert.deepEqual(c, {
         cluster: 'prod',
         kube: { inCluster: false },
-        nodeName: 'node-1',
-        identityDir: AGENT_ID_DIR,
-        keyType: 'ecdsa-p256',
-        expirationMs: DEFAULT_EXPIRATION_MS,
-        approvalTimeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS,
+        identity: {
+          idDir: AGENT_ID_DIR,
+          idDirSetting: 'identity_dir',
+          nodeName: 'node-1',
+          keyType: 'ecdsa-p256',
+          expirationSeconds: DEFAULT_EXPIRATION_MS / 1000,
+          approvalTimeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS,
+          force: false,
+        },
         waitMode: 'watch',
       });
       assert.equal(AGENT_ID_DIR, '/var/lib/spire/agent/k8s_csr');
@@ -87,12 +91,16 @@ describe('k8s_csr agent configuration', () => {
           tokenFile: '/etc/k8s/token',
           inCluster: false,
         },
-        nodeName: 'worker-3.example.com',
-        identityDir: '/var/lib/spire/id',
-        keyType: 'rsa-3072',
-        expirationMs: 7_200_000,
-        approvalTimeoutMs: 90_000,
-        renewBeforeMs: 1_800_000,
+        identity: {
+          idDir: '/var/lib/spire/id',
+          idDirSetting: 'identity_dir',
+          nodeName: 'worker-3.example.com',
+          keyType: 'rsa-3072',
+          expirationSeconds: 7_200,
+          approvalTimeoutMs: 90_000,
+          force: false,
+          renewBeforeMs: 1_800_000,
+        },
         waitMode: 'poll',
       });
     });
@@ -112,12 +120,12 @@ describe('k8s_csr agent configuration', () => {
       );
       assert.equal(c.cluster, 'prod');
       assert.equal(c.kube.inCluster, true);
-      assert.equal(c.nodeName, 'node-j');
-      assert.equal(c.keyType, 'ecdsa-p384');
-      assert.equal(c.expirationMs, 600_000);
-      assert.equal(c.approvalTimeoutMs, 1000);
-      assert.equal(c.renewBeforeMs, 0);
-      assert.equal(c.identityDir, '/id');
+      assert.equal(c.identity.nodeName, 'node-j');
+      assert.equal(c.identity.keyType, 'ecdsa-p384');
+      assert.equal(c.identity.expirationSeconds, 600);
+      assert.equal(c.identity.approvalTimeoutMs, 1000);
+      assert.equal(c.identity.renewBeforeMs, 0);
+      assert.equal(c.identity.idDir, '/id');
     });
 
     it('reads HCL as spire-agent re-prints it (quoted keys, comments)', () => {
@@ -131,13 +139,13 @@ describe('k8s_csr agent configuration', () => {
         ].join('\n'),
       );
       assert.equal(c.cluster, 'prod');
-      assert.equal(c.nodeName, 'node-q');
+      assert.equal(c.identity.nodeName, 'node-q');
       assert.equal(c.kube.inCluster, true);
     });
 
     it('accepts the RSA and ECDSA key types', () => {
       for (const t of ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const)
-        assert.equal(parse(hcl(`key_type = "${t}"`)).keyType, t);
+        assert.equal(parse(hcl(`key_type = "${t}"`)).identity.keyType, t);
     });
   });
 
@@ -244,7 +252,7 @@ describe('k8s_csr agent configuration', () => {
           'agent_name',
           /is not a valid node name/,
         );
-      assert.equal(parse(`cluster = "a"\nagent_name = "${'x'.repeat(253)}"`).nodeName.length, 253);
+      assert.equal(parse(`cluster = "a"\nagent_name = "${'x'.repeat(253)}"`).identity.nodeName.length, 253);
     });
 
     it('refuses agent_name together with agent_name_env', () => {
@@ -260,7 +268,7 @@ describe('k8s_csr agent configuration', () => {
 
     it('takes the name from agent_name_env, refusing an unset, empty or invalid variable', () => {
       const base = 'cluster = "a"\nagent_name_env = "MY_NODE_NAME"';
-      assert.equal(parse(base, { MY_NODE_NAME: 'node-7.example' }).nodeName, 'node-7.example');
+      assert.equal(parse(base, { MY_NODE_NAME: 'node-7.example' }).identity.nodeName, 'node-7.example');
       refuses(base, 'agent_name_env', /environment variable MY_NODE_NAME is not set/, {});
       refuses(base, 'agent_name_env', /environment variable MY_NODE_NAME is not set/, { MY_NODE_NAME: '' });
       refuses(base, 'agent_name_env', /"Node_7" is not a valid node name/, { MY_NODE_NAME: 'Node_7' });
@@ -284,7 +292,7 @@ describe('k8s_csr agent configuration', () => {
         t.skip(`host name ${JSON.stringify(hostname())} is not a valid node name`);
         return;
       }
-      assert.equal(parse('cluster = "a"').nodeName, expected);
+      assert.equal(parse('cluster = "a"').identity.nodeName, expected);
     });
   });
 
@@ -305,8 +313,8 @@ describe('k8s_csr agent configuration', () => {
 
   describe('durations', () => {
     it('expiration: at least 10m, a duration string, within spec.expirationSeconds', () => {
-      assert.equal(parse(hcl('expiration = "10m"')).expirationMs, 600_000);
-      assert.equal(parse(hcl('expiration = "24h"')).expirationMs, 86_400_000);
+      assert.equal(parse(hcl('expiration = "10m"')).identity.expirationSeconds, 600);
+      assert.equal(parse(hcl('expiration = "24h"')).identity.expirationSeconds, 86400);
       refuses(hcl('expiration = "9m59s"'), 'expiration', /must be at least 10m0s, got "9m59s"/);
       refuses(hcl('expiration = "0s"'), 'expiration', /must be at least 10m0s/);
       refuses(hcl('expiration = "-1h"'), 'expiration', /must be at least 10m0s/);
@@ -322,8 +330,8 @@ describe('k8s_csr agent configuration', () => {
     });
 
     it('approval_timeout: at least 1s, at most a week (longer timers fire at once in Node)', () => {
-      assert.equal(parse(hcl('approval_timeout = "1s"')).approvalTimeoutMs, 1000);
-      assert.equal(parse(hcl('approval_timeout = "168h"')).approvalTimeoutMs, 604_800_000);
+      assert.equal(parse(hcl('approval_timeout = "1s"')).identity.approvalTimeoutMs, 1000);
+      assert.equal(parse(hcl('approval_timeout = "168h"')).identity.approvalTimeoutMs, 604_800_000);
       refuses(hcl('approval_timeout = "999ms"'), 'approval_timeout', /must be at least 1s/);
       refuses(hcl('approval_timeout = "600h"'), 'approval_timeout', /must be at most 168h0m0s, got "600h"/);
       refuses(hcl('approval_timeout = "5 minutes"'), 'approval_timeout', /expected a duration string/);
@@ -331,8 +339,11 @@ describe('k8s_csr agent configuration', () => {
     });
 
     it('renew_before: a duration shorter than expiration', () => {
-      assert.equal(parse(hcl('renew_before = "59m"')).renewBeforeMs, 3_540_000);
-      assert.equal(parse(hcl('expiration = "2h"', 'renew_before = "1h30m"')).renewBeforeMs, 5_400_000);
+      assert.equal(parse(hcl('renew_before = "59m"')).identity.renewBeforeMs, 3_540_000);
+      assert.equal(
+        parse(hcl('expiration = "2h"', 'renew_before = "1h30m"')).identity.renewBeforeMs,
+        5_400_000,
+      );
       // Against the default expiration (1h).
       refuses(hcl('renew_before = "1h"'), 'renew_before', /renew_before must be shorter than expiration/);
       refuses(hcl('expiration = "2h"', 'renew_before = "3h"'), 'renew_before', /shorter than expiration/);
@@ -360,8 +371,8 @@ describe('k8s_csr agent configuration', () => {
 
   describe('identity_dir', () => {
     it('defaults to /var/lib/spire/agent/k8s_csr (not under /tmp) and takes any non-empty path', () => {
-      assert.equal(parse(hcl()).identityDir, '/var/lib/spire/agent/k8s_csr');
-      assert.equal(parse(hcl('identity_dir = "/run/spire/node id"')).identityDir, '/run/spire/node id');
+      assert.equal(parse(hcl()).identity.idDir, '/var/lib/spire/agent/k8s_csr');
+      assert.equal(parse(hcl('identity_dir = "/run/spire/node id"')).identity.idDir, '/run/spire/node id');
       refuses(hcl('identity_dir = ""'), 'identity_dir', /must not be empty/);
     });
   });

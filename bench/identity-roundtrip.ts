@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, binPath } from '../test/harness/bins.js';
+import { binPath } from '../test/harness/bins.js';
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { writeKubeconfig } from '../test/harness/kubeconfig.js';
 import { row, type Row } from './lib/report.js';
-import { node24, thisNode, type NodeBinary } from './lib/node-binaries.js';
+import { distFile, pinnedNode } from './lib/node-binaries.js';
 import { interleave, timeProcess } from './lib/timing.js';
 
 const BASELINE = `set -euo pipefail
@@ -45,11 +45,10 @@ export async function identityRoundTrip(runs: number): Promise<Row[]> {
     ]);
     const script = join(work, 'baseline.sh');
     writeFileSync(script, BASELINE, { mode: 0o755 });
-    const cli = join(REPO_ROOT, 'dist', 'node-attestor.mjs');
     let i = 0;
-    const cliRun = (node: NodeBinary) => () =>
-      timeProcess(node.path, [
-        cli,
+    const cliRun = (cmd: string, pre: readonly string[]) => () =>
+      timeProcess(cmd, [
+        ...pre,
         '-kubeconfig',
         kubeconfig,
         '-agent-name',
@@ -76,16 +75,16 @@ export async function identityRoundTrip(runs: number): Promise<Row[]> {
       met: (ratio ?? Infinity) <= 0.5,
     });
     const rows: Row[] = [];
-    // Each Node gets its own interleaved pass against the script, so noise hits both sides alike.
-    const nodes: NodeBinary[] = [thisNode()];
-    const n24 = await node24();
-    if ('skipped' in n24)
-      process.stderr.write(`bench: identity round trip under Node 24 skipped: ${n24.skipped}\n`);
-    else nodes.push(n24);
-    for (const node of nodes) {
-      const [ours, scripted] = await interleave(runs, cliRun(node), scriptRun);
+    // The single executable (what users ship), then the .mjs on the same pinned Node; each gets
+    // its own interleaved pass against the script, so noise hits both sides alike.
+    const node = pinnedNode('shipped');
+    for (const [what, cmd, pre] of [
+      ['single executable', distFile('node-attestor'), []],
+      [`.mjs on ${node.label}`, node.path, [distFile('node-attestor.mjs')]],
+    ] as const) {
+      const [ours, scripted] = await interleave(runs, cliRun(cmd, pre), scriptRun);
       rows.push(
-        row('identity round trip', `node-attestor on ${node.label} (start → identity written)`, 'ms', ours, {
+        row('identity round trip', `node-attestor, ${what} (start → identity written)`, 'ms', ours, {
           baseline: { name: 'openssl + kubectl create/wait/get', samples: scripted },
           goal,
         }),

@@ -64,6 +64,8 @@ install_one() {
   echo "$dest/bin/node"
 }
 
-pin "$1" | while read -r version integrity; do
+# Not `pin | while`: a pipeline's subshell would not run install_one's EXIT trap (the clean-up).
+pinned="$(pin "$1")"
+while read -r version integrity; do
   install_one "$version" "$integrity"
-done
+done <<<"$pinned"

@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
-  mkdirSync,
   readFileSync,
   copyFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -99,14 +99,14 @@ if (!bundlesOnly) await buildExecutable();
  * ignored (execArgvExtension "none"): the file behaves the same whatever the environment of the
  * process that starts it. Links named after the other programs dispatch to them.
  */
-function buildExecutable() {
+async function buildExecutable() {
   const main = 'dist/sea/main.mjs';
   const exe = 'dist/node-attestor';
   const node = execFileSync('bash', ['tools/node-runtime.sh', 'shipped'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
-  return build({
+  await build({
     entryPoints: ['src/bin/multi.ts'],
     outfile: main,
     bundle: true,
@@ -118,50 +118,53 @@ function buildExecutable() {
     // The whole source is held for the process's life, in every program (see the server entry).
     minifyWhitespace: true,
     logLevel: 'warning',
-  }).then(() => {
-    checkLatin1(main);
-    mkdirSync('dist/sea', { recursive: true });
-    const tmp = `${exe}.tmp-${process.pid}`;
-    const config = 'dist/sea/sea-config.json';
-    writeFileSync(
-      config,
-      `${JSON.stringify(
-        {
-          main,
-          mainFormat: 'module',
-          output: tmp,
-          executable: node,
-          disableExperimentalSEAWarning: true,
-          useCodeCache: true,
-          useSnapshot: false,
-          execArgv: SERVER_PLUGIN_NODE_FLAGS,
-          execArgvExtension: 'none',
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    try {
-      execFileSync(node, ['--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-      // Copied into place, not renamed: the file Node writes in one large write sits in the page
-      // cache as large folios, and a process mapping it then shows ~20 MB more resident code than
-      // the same bytes copied (as an installed or image-layer file is). Measured in
-      // bench/README.md, "Shipping".
-      copyFileSync(tmp, exe);
-      chmodSync(exe, 0o755);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-    for (const link of ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin']) {
-      const path = join('dist', link);
-      rmSync(path, { force: true });
-      symlinkSync('node-attestor', path);
-    }
-    // What SPIRE's plugin_checksum takes (SPIRE hashes the file plugin_cmd resolves to).
-    const sum = createHash('sha256').update(readFileSync(exe)).digest('hex');
-    writeFileSync(`${exe}.sha256`, `${sum}  node-attestor\n`);
-    console.error(
-      `built ${exe} (Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()}, sha256 ${sum})`,
-    );
   });
+  checkLatin1(main);
+  const config = 'dist/sea/sea-config.json';
+  const built = `${exe}.built-${process.pid}`;
+  const copied = `${exe}.copied-${process.pid}`;
+  writeFileSync(
+    config,
+    `${JSON.stringify(
+      {
+        main,
+        mainFormat: 'module',
+        output: built,
+        executable: node,
+        disableExperimentalSEAWarning: true,
+        useCodeCache: true,
+        useSnapshot: false,
+        execArgv: SERVER_PLUGIN_NODE_FLAGS,
+        execArgvExtension: 'none',
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  // No checksum file may outlive the executable it describes.
+  rmSync(`${exe}.sha256`, { force: true });
+  let sum;
+  try {
+    execFileSync(node, ['--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Copied, not just renamed: the file Node writes in one large write sits in the page cache as
+    // large folios, and a process mapping it then shows ~20 MB more resident code than the same
+    // bytes copied (as an installed or image-layer file is): bench/README.md, "Shipping". Then
+    // renamed into place, so dist/node-attestor is never half-written.
+    copyFileSync(built, copied);
+    chmodSync(copied, 0o755);
+    sum = createHash('sha256').update(readFileSync(copied)).digest('hex');
+    renameSync(copied, exe);
+  } finally {
+    rmSync(built, { force: true });
+    rmSync(copied, { force: true });
+  }
+  for (const link of ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin']) {
+    const path = join('dist', link);
+    rmSync(path, { force: true });
+    symlinkSync('node-attestor', path);
+  }
+  // What SPIRE's plugin_checksum takes (SPIRE hashes the file plugin_cmd resolves to).
+  writeFileSync(`${exe}.sha256`, `${sum}  node-attestor\n`);
+  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  console.error(`built ${exe} (Node ${version}, sha256 ${sum})`);
 }

@@ -23,5 +23,5 @@ export function pinnedNode(line: string): NodeBinary {
   return { label: `Node ${version}`, path };
 }
 
-/** The single executable (npm run build) and a link named after `program`. */
+/** A file in dist/: the single executable, its plugin links or a bundle (npm run build). */
 export const distFile = (name: string): string => join(REPO_ROOT, 'dist', name);

@@ -3,7 +3,7 @@
  * while N Attest streams hold unanswered challenges (a copy of a node's certificate, no key:
  * payload sent, challenge taken, never answered), N = 0, 100, 1000, over one connection as
  * spire-server has. N = 0 is the baseline, measured in the same run and interleaved with the
- * others. The plugin runs with its launcher line's Node flags, as spire-server starts it, and
+ * others. The plugin is the single executable (its heap flags built in), as spire-server starts it, and
  * with challenge_timeout = "60s" so the deadline frees nothing while a round is measured: what
  * keeps the honest agent fast is the bound on pending challenges alone.
  */
@@ -11,12 +11,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerChallenge, encodePayload } from '../src/attestation/agent.js';
-import { REPO_ROOT } from '../test/harness/bins.js';
 import { holdChallenges } from '../test/support/challenge-holders.js';
 import { FakeSpireHost } from '../test/support/fake-spire-host.js';
 import { createCa, createNodeClientCert } from '../test/support/pki.js';
-import { launcherFlags } from './lib/launcher.js';
-import { thisNode } from './lib/node-binaries.js';
+import { distFile } from './lib/node-binaries.js';
 import { rssMb } from './lib/proc.js';
 import { row, type Row } from './lib/report.js';
 
@@ -28,9 +26,8 @@ export async function heldChallenges(
   honestPerRound: number,
 ): Promise<Row[]> {
   const work = mkdtempSync(join(tmpdir(), 'na-bench-held-'));
-  const plugin = process.env.BENCH_SERVER_PLUGIN ?? join(REPO_ROOT, 'dist', 'k8s-csr-server-plugin.mjs');
-  const node = thisNode();
-  const host = await FakeSpireHost.launch({ command: node.path, args: [...launcherFlags(plugin), plugin] });
+  const plugin = process.env.BENCH_SERVER_PLUGIN ?? distFile('k8s-csr-server-plugin');
+  const host = await FakeSpireHost.launch({ command: plugin, args: [] });
   try {
     const ca = await createCa('CN=bench-ca');
     writeFileSync(join(work, 'ca.crt'), ca.pem);

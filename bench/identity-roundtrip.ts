@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, binPath } from '../test/harness/bins.js';
+import { binPath } from '../test/harness/bins.js';
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { writeKubeconfig } from '../test/harness/kubeconfig.js';
 import { row, type Row } from './lib/report.js';
-import { node24, thisNode, type NodeBinary } from './lib/node-binaries.js';
+import { distFile, pinnedNode } from './lib/node-binaries.js';
 import { interleaveMany, timeProcess } from './lib/timing.js';
 import { generateKey } from '../src/csr/keys.js';
 import { NODE_CLIENT_SIGNER, nodeClientUsages } from '../src/csr/profile.js';
@@ -84,11 +84,10 @@ export async function identityRoundTrip(runs: number): Promise<Row[]> {
     ]);
     const script = join(work, 'baseline.sh');
     writeFileSync(script, BASELINE, { mode: 0o755 });
-    const cli = join(REPO_ROOT, 'dist', 'node-attestor.mjs');
     let i = 0;
-    const cliRun = (node: NodeBinary, wait: WaitMode) => () =>
-      timeProcess(node.path, [
-        cli,
+    const cliRun = (cmd: string, pre: readonly string[], wait: WaitMode) => () =>
+      timeProcess(cmd, [
+        ...pre,
         '-wait',
         wait,
         '-kubeconfig',
@@ -117,32 +116,26 @@ export async function identityRoundTrip(runs: number): Promise<Row[]> {
       met: (ratio ?? Infinity) <= 0.5,
     });
     const rows: Row[] = [];
-    // Each Node gets its own interleaved pass against the script, so noise hits both sides alike.
-    const nodes: NodeBinary[] = [thisNode()];
-    const n24 = await node24();
-    if ('skipped' in n24)
-      process.stderr.write(`bench: identity round trip under Node 24 skipped: ${n24.skipped}\n`);
-    else nodes.push(n24);
-    for (const node of nodes) {
+    // The single executable (what users ship), then the .mjs on the same pinned Node; each gets
+    // its own interleaved pass against the script, so noise hits both sides alike.
+    const node = pinnedNode('shipped');
+    for (const [what, cmd, pre] of [
+      ['single executable', distFile('node-attestor'), []],
+      [`.mjs on ${node.label}`, node.path, [distFile('node-attestor.mjs')]],
+    ] as const) {
       const [watched = [], polled = [], scripted = []] = await interleaveMany(runs, [
-        cliRun(node, 'watch'),
-        cliRun(node, 'poll'),
+        cliRun(cmd, pre, 'watch'),
+        cliRun(cmd, pre, 'poll'),
         scriptRun,
       ]);
       rows.push(
+        row('identity round trip', `node-attestor, ${what} (start → identity written)`, 'ms', watched, {
+          baseline: { name: 'openssl + kubectl create/wait/get', samples: scripted },
+          goal,
+        }),
         row(
           'identity round trip',
-          `node-attestor on ${node.label} (start → identity written)`,
-          'ms',
-          watched,
-          {
-            baseline: { name: 'openssl + kubectl create/wait/get', samples: scripted },
-            goal,
-          },
-        ),
-        row(
-          'identity round trip',
-          `node-attestor -wait=poll on ${node.label} (narrow role: create + get)`,
+          `node-attestor -wait=poll, ${what} (narrow role: create + get)`,
           'ms',
           polled,
           {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../test/harness/bins.js';
 import { approverLatency } from './approver.js';
 import { coldStart } from './cold-start.js';
+import { controlEnvironment } from './lib/env.js';
 import { controlPlane } from './control-plane.js';
 import { heldChallenges } from './held-challenges.js';
 import { identityRoundTrip } from './identity-roundtrip.js';
@@ -36,9 +37,10 @@ const all: Record<string, () => Promise<Row[]>> = {
 const wanted = process.argv.slice(2);
 for (const w of wanted)
   if (!(w in all)) throw new Error(`unknown benchmark ${w}; known: ${Object.keys(all).join(', ')}`);
-const header = `node-attestor benchmarks, ${new Date().toISOString()}: ${String(cpus().length)} CPUs, Node ${process.version}, load average at start ${loadavg()
+const controlled = controlEnvironment();
+const header = `node-attestor benchmarks, ${new Date().toISOString()}: ${String(cpus().length)} CPUs, runner Node ${process.version}, load average at start ${loadavg()
   .map((l) => l.toFixed(2))
-  .join(' ')}`;
+  .join(' ')}; ${controlled}`;
 const rows: Row[] = [];
 for (const [name, run] of Object.entries(all)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;

@@ -1,7 +1,21 @@
 // Bundles each executable into one self-contained ESM file with a shebang, so SPIRE's
-// plugin_cmd can point straight at it and the CLI starts without resolving node_modules.
+// plugin_cmd can point straight at it and the CLI starts without resolving node_modules; then
+// (unless --bundles-only) the single executable dist/node-attestor: all three programs and the
+// pinned Node runtime in one file (Node's single-executable application support).
 import { build } from 'esbuild';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  readFileSync,
+  copyFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
 
 // grpc-js and friends are CommonJS and call require(); give the ESM bundle one.
 const REQUIRE_SHIM =
@@ -34,6 +48,25 @@ const entries = [
   },
 ].filter(({ entry }) => existsSync(entry));
 
+const bundlesOnly = process.argv.includes('--bundles-only');
+for (const a of process.argv.slice(2))
+  if (a !== '--bundles-only') {
+    console.error(`build.mjs: unknown argument ${JSON.stringify(a)} (the only one is --bundles-only)`);
+    process.exit(2);
+  }
+
+/** Refuses a bundle with a character above U+00FF (see the server plugin's entry above). */
+function checkLatin1(outfile) {
+  // One character above U+00FF (esbuild leaves regular expressions as written) makes V8 hold
+  // the whole source as a two-byte string: twice the memory for as long as the plugin runs.
+  const text = readFileSync(outfile, 'utf8');
+  const at = text.search(/[^\u0000-\u00ff]/u);
+  if (at >= 0)
+    throw new Error(
+      `${outfile}: character ${JSON.stringify(text[at])} at offset ${at} (${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}); escape it in the source`,
+    );
+}
+
 for (const { entry, outfile, launcher = '#!/usr/bin/env node', options = {}, latin1Only } of entries) {
   await build({
     entryPoints: [entry],
@@ -48,16 +81,90 @@ for (const { entry, outfile, launcher = '#!/usr/bin/env node', options = {}, lat
     logLevel: 'warning',
     ...options,
   });
-  if (latin1Only) {
-    // One character above U+00FF (esbuild leaves regular expressions as written) makes V8 hold
-    // the whole source as a two-byte string: twice the memory for as long as the plugin runs.
-    const text = readFileSync(outfile, 'utf8');
-    const at = text.search(/[^\u0000-\u00ff]/u);
-    if (at >= 0)
-      throw new Error(
-        `${outfile}: character ${JSON.stringify(text[at])} at offset ${at} (${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}); escape it in the source`,
-      );
-  }
+  if (latin1Only) checkLatin1(outfile);
   chmodSync(outfile, 0o755);
   console.error(`built ${outfile}`);
+}
+
+if (!bundlesOnly) await buildExecutable();
+
+/**
+ * dist/node-attestor: src/bin/multi.ts bundled as one ESM main, built into the pinned shipped
+ * Node (tools/node-runtimes.json) with `node --build-sea`, with V8's code cache for the main
+ * (the handshake comes ~25 ms sooner than from the .mjs). No start-up snapshot: grpc-js and
+ * node:https load Node's http/http2 bindings, which V8 cannot snapshot (a full snapshot aborts).
+ * The server plugin's heap flags are the executable's execArgv, so they apply to every program in
+ * it: for the CLI and the agent plugin they cost no start-up on Node 26 and only bound their
+ * memory; the approver runs with the same 128 MB heap cap (docs/development.md). NODE_OPTIONS is
+ * ignored (execArgvExtension "none"): the file behaves the same whatever the environment of the
+ * process that starts it. Links named after the other programs dispatch to them.
+ */
+async function buildExecutable() {
+  const main = 'dist/sea/main.mjs';
+  const exe = 'dist/node-attestor';
+  const node = execFileSync('bash', ['tools/node-runtime.sh', 'shipped'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  await build({
+    entryPoints: ['src/bin/multi.ts'],
+    outfile: main,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    legalComments: 'none',
+    banner: { js: REQUIRE_SHIM },
+    // The whole source is held for the process's life, in every program (see the server entry).
+    minifyWhitespace: true,
+    logLevel: 'warning',
+  });
+  checkLatin1(main);
+  const config = 'dist/sea/sea-config.json';
+  const built = `${exe}.built-${process.pid}`;
+  const copied = `${exe}.copied-${process.pid}`;
+  writeFileSync(
+    config,
+    `${JSON.stringify(
+      {
+        main,
+        mainFormat: 'module',
+        output: built,
+        executable: node,
+        disableExperimentalSEAWarning: true,
+        useCodeCache: true,
+        useSnapshot: false,
+        execArgv: SERVER_PLUGIN_NODE_FLAGS,
+        execArgvExtension: 'none',
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  // No checksum file may outlive the executable it describes.
+  rmSync(`${exe}.sha256`, { force: true });
+  let sum;
+  try {
+    execFileSync(node, ['--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Copied, not just renamed: the file Node writes in one large write sits in the page cache as
+    // large folios, and a process mapping it then shows ~20 MB more resident code than the same
+    // bytes copied (as an installed or image-layer file is): bench/README.md, "Shipping". Then
+    // renamed into place, so dist/node-attestor is never half-written.
+    copyFileSync(built, copied);
+    chmodSync(copied, 0o755);
+    sum = createHash('sha256').update(readFileSync(copied)).digest('hex');
+    renameSync(copied, exe);
+  } finally {
+    rmSync(built, { force: true });
+    rmSync(copied, { force: true });
+  }
+  for (const link of ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin']) {
+    const path = join('dist', link);
+    rmSync(path, { force: true });
+    symlinkSync('node-attestor', path);
+  }
+  // What SPIRE's plugin_checksum takes (SPIRE hashes the file plugin_cmd resolves to).
+  writeFileSync(`${exe}.sha256`, `${sum}  node-attestor\n`);
+  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  console.error(`built ${exe} (Node ${version}, sha256 ${sum})`);
 }

@@ -78,7 +78,8 @@ const show = (
 
 const work = mkdtempSync(join(tmpdir(), 'node-attestor-demo-'));
 const kubectl = binPath('kubectl');
-const cli = join(REPO_ROOT, 'dist', 'node-attestor.mjs');
+// The single executable, as users ship it (Node 26 inside).
+const cli = join(REPO_ROOT, 'dist', 'node-attestor');
 const configs = ['csr-create-role.yml', 'csr-create-rolebinding.yml', 'csr-autoapprove-rolebinding.yml'].map(
   (f) => join(REPO_ROOT, 'k8s-configs', f),
 );
@@ -131,9 +132,8 @@ try {
     cliAuth = ['-kubeconfig', kubeconfig];
   }
   show(
-    process.execPath,
+    cli,
     [
-      cli,
       ...cliAuth,
       '-client-cert',
       join(keysDir, 'spire-agent.crt'),

@@ -1,43 +1,27 @@
 /**
- * The Node binaries a benchmark runs a process under: this one, and Node 24 (the current LTS, from
- * npm's `node@24` package, as .ci/run does). BENCH_NODE24 names a binary instead; BENCH_NODE24=0
- * skips it.
+ * What a benchmark runs a process under: a pinned Node line (tools/node-runtimes.json, installed by
+ * tools/node-runtime.sh, as CI and the build use them) or the single executable, which carries the
+ * shipped line inside.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../test/harness/bins.js';
 
 export interface NodeBinary {
-  /** "Node 20.20.2". */
+  /** "Node 26.12.1". */
   readonly label: string;
   readonly path: string;
 }
 
-const run = promisify(execFile);
-
-async function version(path: string): Promise<string> {
-  const { stdout } = await run(path, ['--version'], { timeout: 30_000 });
-  return stdout.trim().replace(/^v/, '');
+/** The pinned Node of `line` ("22", "24", "26" or "shipped"), installed on first use. */
+export function pinnedNode(line: string): NodeBinary {
+  const path = execFileSync('bash', [join(REPO_ROOT, 'tools', 'node-runtime.sh'), line], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
+  return { label: `Node ${version}`, path };
 }
 
-export function thisNode(): NodeBinary {
-  return { label: `Node ${process.versions.node}`, path: process.execPath };
-}
-
-/** Node 24, or a reason it is not available. */
-export async function node24(): Promise<NodeBinary | { skipped: string }> {
-  const env = process.env.BENCH_NODE24;
-  if (env === '0') return { skipped: 'BENCH_NODE24=0' };
-  try {
-    const path =
-      env !== undefined && env !== ''
-        ? env
-        : (
-            await run('npx', ['--yes', 'node@24', '-p', 'process.execPath'], { timeout: 300_000 })
-          ).stdout.trim();
-    return { label: `Node ${await version(path)}`, path };
-  } catch (err) {
-    return {
-      skipped: `node@24 unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-    };
-  }
-}
+/** A file in dist/: the single executable, its plugin links or a bundle (npm run build). */
+export const distFile = (name: string): string => join(REPO_ROOT, 'dist', name);

@@ -28,6 +28,14 @@ export function rssMb(pid: number): number {
   return m === null ? Number.NaN : Number(m[1]) / 1024;
 }
 
+/** Resident memory in MB split into anonymous (heap, malloc) and file-backed (mapped code) pages. */
+export function rssSplitMb(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
+  const kb = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { anon: kb('RssAnon') / 1024, file: (kb('RssFile') + kb('RssShmem')) / 1024 };
+}
+
 /** This process's user + system CPU seconds. */
 export function ownCpuSeconds(): number {
   const u = process.cpuUsage();

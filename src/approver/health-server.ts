@@ -3,7 +3,7 @@
  * list CSRs would be a useless leader) and /metrics (Prometheus text). Plain HTTP: it carries no
  * secrets, and the kubelet probes and Prometheus scrape it inside the pod network.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AttestorError } from '../errors.js';
 
@@ -38,6 +38,8 @@ export async function startHealthServer(address: string, src: HealthSources): Pr
       'ERR_USAGE',
       `-http-address ${JSON.stringify(address)} is not host:port (e.g. :8080, 127.0.0.1:8080)`,
     );
+  // Loaded here: the CLI imports this module for parseListenAddress and must not pay for node:http.
+  const { createServer } = process.getBuiltinModule('node:http');
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {

@@ -3,7 +3,7 @@
  * timeout, AbortSignal support and every failure mapped to an AttestorError (kube-errors.ts).
  * Generic on purpose: the CSR API uses it now, reading Nodes or approving CSRs can later.
  */
-import { request, type Agent } from 'node:https';
+import type { Agent } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { AttestorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
@@ -132,6 +132,8 @@ export function createKubeClient(access: KubeAccess, opts: KubeClientOptions = {
   const logger = opts.logger ?? silentLogger;
   const userAgent = opts.userAgent ?? 'node-attestor';
   const agent: Agent = createKubeAgent(access.tls, { connectTimeoutMs: timeoutMs });
+  // Loaded with the first client, not at import (see createKubeAgent).
+  const { request } = process.getBuiltinModule('node:https');
   const server = displayServer(access.server);
   const basePath = access.server.pathname.replace(/\/+$/, '');
   const credentials = [

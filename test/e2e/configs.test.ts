@@ -21,7 +21,7 @@ import { NODE_CLIENT_CREATE, startControlPlane, type ControlPlane } from '../har
 import { freePort } from '../harness/ports.js';
 import { writeKubeconfig } from '../harness/kubeconfig.js';
 import { ManagedProcess } from '../harness/processes.js';
-import { spireCli } from '../harness/spire.js';
+import { pluginChecksum, spireCli } from '../harness/spire.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -76,8 +76,11 @@ describe('the example server.conf and agent.conf', () => {
     const na = join(root, 'node-attestor');
     mkdirSync(join(na, 'keys'), { recursive: true });
     mkdirSync(join(root, 'spire', 'conf', 'agent'), { recursive: true });
-    for (const f of ['k8s-csr-server-plugin.mjs', 'k8s-csr-agent-plugin.mjs'])
-      symlinkSync(join(REPO_ROOT, 'dist', f), join(na, f));
+    // The shipped layout: the executable, and links named after the plugins beside it.
+    symlinkSync(join(REPO_ROOT, 'dist', 'node-attestor'), join(na, 'node-attestor'));
+    for (const f of ['k8s-csr-server-plugin', 'k8s-csr-agent-plugin'])
+      symlinkSync('node-attestor', join(na, f));
+    const checksum = pluginChecksum(join(na, 'node-attestor'));
     copyFileSync(cp.pki.caCertPath, join(na, 'cluster-ca.crt'));
     copyFileSync(cp.adminKubeconfig, join(na, 'kubeconfig'));
     const cred = await cp.mintUser('spire-agent');
@@ -113,6 +116,11 @@ describe('the example server.conf and agent.conf', () => {
     const port = String(await freePort());
     const localize = (text: string): string =>
       text
+        // The one line users fill in: the checksum the docs tell them to take.
+        .replaceAll(
+          '# plugin_checksum = "<sha256sum /opt/node-attestor/node-attestor>"',
+          `plugin_checksum = "${checksum}"`,
+        )
         .replaceAll('/opt/node-attestor', na)
         .replaceAll('/opt/spire', join(root, 'spire'))
         .replaceAll('/tmp/spire-server', join(root, 'ss'))
@@ -126,6 +134,8 @@ describe('the example server.conf and agent.conf', () => {
       localize(readFileSync(join(REPO_ROOT, 'k8s-configs/spire/server.conf'), 'utf8')),
     );
     writeFileSync(agentConf, localize(readFileSync(join(REPO_ROOT, 'k8s-configs/spire/agent.conf'), 'utf8')));
+    for (const conf of [serverConf, agentConf])
+      assert.match(readFileSync(conf, 'utf8'), /\n\s*plugin_checksum = "[0-9a-f]{64}"\n/, conf);
 
     const serverSock = join(root, 'ss', 'private', 'api.sock');
     await runHealthy('spire-server', serverConf, serverSock);

@@ -127,6 +127,12 @@ describe('k8s_csr with real SPIRE on a real control plane', () => {
       );
       assert.deepEqual(selectorsOf(rotated), sel, 'same identity document, same selectors');
       assert.equal(await agent.healthy(), true);
+      // Both plugins ran as the single executable with plugin_checksum, which SPIRE checked (it
+      // warns when a plugin has none).
+      for (const log of [server.log(), agent.log()]) {
+        assert.match(log, /k8s-csr-(server|agent)-plugin/);
+        assert.doesNotMatch(log, /Plugin checksum not configured/);
+      }
     } finally {
       await agent.stop();
     }

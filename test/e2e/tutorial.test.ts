@@ -3,11 +3,12 @@
  * suite") in one bash, and the `hcl` blocks as the files the text names, on a real control plane
  * laid out like minikube — a home with ~/.minikube/{ca.crt,ca.key,apiserver.crt} and
  * ~/.kube/config, a Node named "minikube" — with real spire-server and spire-agent. Only
- * /home/me, /opt/node-attestor and the SPIRE server port are replaced. So the tutorial cannot
- * drift from what works.
+ * /home/me, /opt/node-attestor, the SPIRE server port and the `<sha256sum of FILE>` placeholders
+ * are replaced. So the tutorial cannot drift from what works.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   cpSync,
@@ -75,6 +76,8 @@ function hasLines(actual: string, expected: string): boolean {
   }
   return true;
 }
+
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 const TUTORIAL = readFileSync(join(REPO_ROOT, 'docs', 'tutorial.md'), 'utf8');
 const ID_DIR = '/tmp/spire-agent-id';
@@ -150,7 +153,8 @@ describe('docs/tutorial.md, run as written', () => {
         f.body
           .replaceAll('/home/me', home)
           .replaceAll('/opt/node-attestor', repo)
-          .replaceAll('"8081"', `"${port}"`),
+          .replaceAll('"8081"', `"${port}"`)
+          .replaceAll(/"<sha256sum of ([^>]+)>"/g, (_m, file: string) => `"${sha256(file)}"`),
       );
     }
     const run = blocks.filter((b) => b.lang === 'sh' && !b.skipped);

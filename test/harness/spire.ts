@@ -4,7 +4,8 @@
  * or both. Processes die with ours (see processes.ts).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { binPath } from './bins.js';
 import { freePort } from './ports.js';
@@ -201,11 +202,29 @@ ${o.nodeAttestor}
   };
 }
 
-/** HCL for one of our plugins. `side` picks the bundle; data is the plugin_data body. */
-export function ourPlugin(side: 'agent' | 'server', name: string, data: string, bundleDir: string): string {
-  const cmd = join(bundleDir, side === 'agent' ? 'k8s-csr-agent-plugin.mjs' : 'k8s-csr-server-plugin.mjs');
+const checksums = new Map<string, string>();
+
+/** SPIRE's plugin_checksum for `file`: the SHA-256 of the file a link resolves to, as SPIRE hashes it. */
+export function pluginChecksum(file: string): string {
+  const real = realpathSync(file);
+  let sum = checksums.get(real);
+  if (sum === undefined) {
+    sum = createHash('sha256').update(readFileSync(real)).digest('hex');
+    checksums.set(real, sum);
+  }
+  return sum;
+}
+
+/**
+ * HCL for one of our plugins, as users ship it: plugin_cmd is the single executable's link named
+ * after the plugin (`side` picks which) in `distDir`, with its plugin_checksum; data is the
+ * plugin_data body.
+ */
+export function ourPlugin(side: 'agent' | 'server', name: string, data: string, distDir: string): string {
+  const cmd = join(distDir, side === 'agent' ? 'k8s-csr-agent-plugin' : 'k8s-csr-server-plugin');
   return `  NodeAttestor "${name}" {
     plugin_cmd = "${cmd}"
+    plugin_checksum = "${pluginChecksum(cmd)}"
     plugin_data {
 ${data
   .split('\n')

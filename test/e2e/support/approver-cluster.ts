@@ -2,7 +2,7 @@
  * What the approver's e2e tests and benchmark need on a real control plane: the manifests of
  * k8s-configs/approver/ applied, Nodes and agent Pods (never run: no kubelet, they stay
  * Pending with spec.nodeName set), TokenRequest tokens (pod-bound or not), CSRs created with
- * those tokens, and approver processes (the bundled CLI) that cannot outlive the test.
+ * those tokens, and approver processes (the single executable) that cannot outlive the test.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { httpRequestText } from '../../harness/http-request.js';
@@ -228,11 +228,10 @@ export async function startApprover(cp: ControlPlane, o: StartApproverOptions): 
   const logFile = join(o.dir, `approver-${o.identity}-${String(Date.now())}.log`);
   const proc = new ManagedProcess({
     name: `approver ${o.identity}`,
-    command: process.execPath,
+    command: CLI,
     logFile,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
     args: [
-      CLI,
       'approver',
       '-server',
       cp.server,

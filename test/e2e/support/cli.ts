@@ -1,10 +1,13 @@
-/** Runs the bundled node-attestor command (dist/) as a user would, and inspects what it left. */
+/**
+ * Runs the node-attestor command as users ship it (the single executable dist/node-attestor, on
+ * the Node it carries) and inspects what it left.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../harness/bins.js';
 
-export const CLI = join(REPO_ROOT, 'dist', 'node-attestor.mjs');
+export const CLI = join(REPO_ROOT, 'dist', 'node-attestor');
 
 export interface CliRun {
   readonly code: number | null;
@@ -22,7 +25,7 @@ export function startCli(
   stderrMatch(re: RegExp): Promise<void>;
 } {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing; run npm run build`);
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(CLI, args, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

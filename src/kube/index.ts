@@ -1,13 +1,13 @@
 /** Kubernetes access for node-attestor: configuration, transport, the CSR API. */
 export {
   resolveKubeAccess,
-  tokenFileBearer,
-  type BearerToken,
   type KubeAccess,
   type KubeAccessOptions,
   type KubeClientIdentity,
   type KubeTls,
 } from './access.js';
+export { staticToken, tokenFileCredentials, type CredentialSource, type Credentials } from './credentials.js';
+export { EXEC_TIMEOUT_MS } from './exec-run.js';
 export { createCsrClient, type CsrClient, type CsrClientOptions } from './csr-client.js';
 export {
   CSR_API_PATH,

@@ -55,18 +55,18 @@ function lastLine(text: string): string {
   return oneLine(lines.at(-1) ?? '', 200);
 }
 
-export function runExecPlugin(cfg: ExecConfig, o: ExecRunOptions = {}): Promise<ExecResult> {
+export async function runExecPlugin(cfg: ExecConfig, o: ExecRunOptions = {}): Promise<ExecResult> {
   const talk = interactive(cfg, o.stdinIsTerminal ?? isatty(0));
   const timeoutMs = o.timeoutMs ?? EXEC_TIMEOUT_MS;
   const signal = o.signal;
   const what = `running ${cfg.command}`;
-  if (signal?.aborted === true) return Promise.reject(abortError(signal, what));
+  if (signal?.aborted === true) throw abortError(signal, what);
 
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const e of cfg.env) env[e.name] = e.value;
   env.KUBERNETES_EXEC_INFO = execInfo(cfg.apiVersion, talk, cfg.provideClusterInfo ? o.cluster : undefined);
 
-  return new Promise<ExecResult>((resolve, reject) => {
+  return await new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(cfg.command, [...cfg.args], {
       env,
       stdio: [talk ? 'inherit' : 'ignore', 'pipe', 'pipe'],

@@ -81,4 +81,32 @@ describe('node-attestor approver: credential flags win over the kubeconfig user'
       assert.equal(await code, 0, err);
       assert.equal(plugin.runs(), 0);
     });
+
+  it('without credential flags, an exec plugin that fails stops the approver with exit 4 (first LIST)', async () => {
+    const sub = join(dir, 'failing');
+    mkdirSync(sub, { recursive: true });
+    const plugin = writeExecPlugin(sub, 'aws', [{ exit: 255, stderr: 'Unable to locate credentials\n' }]);
+    const kubeconfig = join(sub, 'config');
+    writeFileSync(
+      kubeconfig,
+      s.api.kubeconfig({ token: 'placeholder' }).replace(
+        '    token: placeholder',
+        execUserLines(plugin.path)
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      ),
+    );
+    let err = '';
+    const code = await approverMain(
+      ['-allow-requester', AGENT, '-leader-elect=false', '-http-address', '127.0.0.1:0'],
+      { stdout: () => undefined, stderr: (t) => (err += t), stderrIsTTY: false, version: 't' },
+      { env: { KUBECONFIG: kubeconfig } },
+    );
+    assert.equal(code, 4, err);
+    assert.match(
+      err,
+      /node-attestor approver: error: exec plugin ".*aws" of kubeconfig user "fake-user": it exited with code 255: Unable to locate credentials\n$/,
+    );
+    assert.equal(plugin.runs(), 1);
+  });
 });

@@ -138,6 +138,7 @@ try {
     caBundle = cp.pki.caCertPath;
   } else {
     caBundle = join(work, 'cluster-ca.crt');
+    // --flatten inlines a certificate-authority file as certificate-authority-data.
     const data = execFileSync(
       kubectl,
       [
@@ -145,6 +146,7 @@ try {
         'view',
         '--raw',
         '--minify',
+        '--flatten',
         '-o',
         'jsonpath={.clusters[0].cluster.certificate-authority-data}',
       ],
@@ -152,7 +154,7 @@ try {
     );
     if (data === '')
       throw new Error(
-        'the kubeconfig has no certificate-authority-data; the server plugin needs the cluster CA',
+        'the kubeconfig names no certificate authority for its cluster; the server plugin needs the cluster CA',
       );
     writeFileSync(caBundle, Buffer.from(data, 'base64'));
   }

@@ -70,7 +70,6 @@ export async function runExecPlugin(cfg: ExecConfig, o: ExecRunOptions = {}): Pr
     const child = spawn(cfg.command, [...cfg.args], {
       env,
       stdio: [talk ? 'inherit' : 'ignore', 'pipe', 'pipe'],
-      windowsHide: true,
     });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
@@ -116,7 +115,8 @@ export async function runExecPlugin(cfg: ExecConfig, o: ExecRunOptions = {}): Pr
           cfg.installHint === undefined
             ? `install it, or fix users[name="${cfg.userName}"].user.exec.command in kubeconfig ${cfg.file}`
             : oneLine(cfg.installHint);
-        finish(execError(cfg, `command not found (looked for "${cfg.command}" on PATH); ${hint}`, err));
+        const where = cfg.command.includes('/') ? 'no such file' : `looked for "${cfg.command}" on PATH`;
+        finish(execError(cfg, `command not found (${where}); ${hint}`, err));
       } else if (err.code === 'EACCES') {
         finish(execError(cfg, 'the command cannot be run (permission denied: is it executable?)', err));
       } else {

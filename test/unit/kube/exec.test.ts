@@ -312,6 +312,19 @@ describe('kubeconfig exec credential plugins', () => {
         });
       });
 
+    it('a command path that does not exist', async () => {
+      const { kubeconfig } = setup([], { command: './bin/missing-plugin' });
+      await assert.rejects(withClient(await resolve(kubeconfig), whoAmI), (err: unknown) => {
+        assert.ok(isAttestorError(err, 'ERR_KUBE_CREDENTIALS'));
+        // Relative to the kubeconfig's directory, as client-go resolves it.
+        assert.match(
+          err.message,
+          /^exec plugin ".*\/p\d+\/bin\/missing-plugin" of kubeconfig user "fake-user": command not found \(no such file\); install it, or fix /,
+        );
+        return true;
+      });
+    });
+
     it('a command that is not executable', async () => {
       const { plugin, kubeconfig } = setup([{ status: { token: 'tok-a' } }]);
       chmodSync(plugin.path, 0o644);

@@ -1,6 +1,7 @@
 // npm run demo: the 2018 tutorial, end to end. With no cluster given it starts a local control
-// plane; with `npm run demo -- --kubeconfig <path>` it uses that cluster (whose current user must
-// be allowed to create ClusterRoles/Bindings and approve CSRs).
+// plane; with `npm run demo -- --kubeconfig <path>` it uses that cluster (whose current user -- a
+// certificate, a token or an exec plugin such as EKS's `aws eks get-token` -- must be allowed to
+// create ClusterRoles/Bindings and approve CSRs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';

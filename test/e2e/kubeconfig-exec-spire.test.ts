@@ -19,7 +19,7 @@ import { DIST, SpireScenario } from './support/spire-scenario.js';
 describe('exec credential plugins in the SPIRE plugins (real SPIRE, real control plane)', () => {
   let cp: ControlPlane;
   let work: string;
-  let server: SpireServer;
+  let server: SpireServer | undefined;
   let sc: SpireScenario;
   let agentCred: UserCredential;
   let serverExec: ExecPlugin;
@@ -104,7 +104,7 @@ describe('exec credential plugins in the SPIRE plugins (real SPIRE, real control
     sc = new SpireScenario(work, server, '');
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
     await cp.stop();
     rmSync(work, { recursive: true, force: true });
   });

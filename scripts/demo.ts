@@ -1,6 +1,7 @@
 // npm run demo: the 2018 tutorial, end to end. With no cluster given it starts a local control
-// plane; with `npm run demo -- --kubeconfig <path>` it uses that cluster (whose current user must
-// be allowed to create ClusterRoles/Bindings and approve CSRs).
+// plane; with `npm run demo -- --kubeconfig <path>` it uses that cluster (whose current user -- a
+// certificate, a token or an exec plugin such as EKS's `aws eks get-token` -- must be allowed to
+// create ClusterRoles/Bindings and approve CSRs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -159,6 +160,7 @@ try {
     caBundle = cp.pki.caCertPath;
   } else {
     caBundle = join(work, 'cluster-ca.crt');
+    // --flatten inlines a certificate-authority file as certificate-authority-data.
     const data = execFileSync(
       kubectl,
       [
@@ -166,6 +168,7 @@ try {
         'view',
         '--raw',
         '--minify',
+        '--flatten',
         '-o',
         'jsonpath={.clusters[0].cluster.certificate-authority-data}',
       ],
@@ -173,7 +176,7 @@ try {
     );
     if (data === '')
       throw new Error(
-        'the kubeconfig has no certificate-authority-data; the server plugin needs the cluster CA',
+        'the kubeconfig names no certificate authority for its cluster; the server plugin needs the cluster CA',
       );
     writeFileSync(caBundle, Buffer.from(data, 'base64'));
   }

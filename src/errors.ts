@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'ERR_KUBE_TLS'
   /** The API server did not accept the credentials (HTTP 401). */
   | 'ERR_KUBE_UNAUTHORIZED'
+  /** The kubeconfig's exec credential plugin gave no credentials (not found, failed, timed out, bad output). */
+  | 'ERR_KUBE_CREDENTIALS'
   /** The API server refused the request by RBAC/admission (HTTP 403). */
   | 'ERR_KUBE_FORBIDDEN'
   /** Any other unexpected API answer (HTTP 4xx/5xx, a malformed body). */

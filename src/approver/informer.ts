@@ -117,7 +117,9 @@ export class CsrInformer {
         const fatal =
           !this.#synced &&
           this.#o.failFastOnAuth !== false &&
-          (e.code === 'ERR_KUBE_UNAUTHORIZED' || e.code === 'ERR_KUBE_FORBIDDEN');
+          (e.code === 'ERR_KUBE_UNAUTHORIZED' ||
+            e.code === 'ERR_KUBE_CREDENTIALS' ||
+            e.code === 'ERR_KUBE_FORBIDDEN');
         if (fatal) throw e;
         if (e.code === 'ERR_KUBE_API' && e.details.status === 410) needList = true;
         this.#h.onError(needList ? 'list' : 'watch', e);

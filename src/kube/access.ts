@@ -6,15 +6,20 @@
  *    `~/.kube/config`); else, with no kubeconfig (or one without a current context), `server`
  *    alone or the in-cluster environment;
  * 2. the flags then override the base: `server`, `caCert` (replaces the kubeconfig CA and clears
- *    its insecure-skip-tls-verify), `clientCert`+`clientKey`, `tokenFile`,
- *    `insecureSkipTlsVerify`.
+ *    its insecure-skip-tls-verify), `insecureSkipTlsVerify`; and credentials from flags
+ *    (`clientCert`+`clientKey`, `tokenFile`) replace the base's credentials entirely: the
+ *    kubeconfig user is then not even read, so one node-attestor cannot use (or an exec plugin
+ *    that would run) does not stand in the way.
  *
  * All files are read and checked here, so a wrong path or a mismatched key fails before any
- * network traffic. Only token files are read again later, for every request (rotation).
+ * network traffic. Token files are read again for every request (rotation); exec plugins run on
+ * the first request (credentials.ts, exec-credentials.ts).
  */
-import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { AttestorError } from '../errors.js';
+import { staticToken, tokenFileCredentials, type CredentialSource } from './credentials.js';
+import type { ExecConfig } from './exec-config.js';
+import { execCredentials } from './exec-credentials.js';
 import { inClusterAvailable, loadInClusterConfig } from './in-cluster.js';
 import {
   describeFiles,
@@ -79,21 +84,13 @@ export interface KubeTls {
   readonly client?: KubeClientIdentity;
 }
 
-export interface BearerToken {
-  /** e.g. `token file /var/run/secrets/.../token`; never the token. */
-  readonly source: string;
-  /** The token file, when the token comes from one. */
-  readonly file?: string;
-  /** The current token; token files are re-read on each call. */
-  read(): Promise<Secret<string>>;
-}
-
 export interface KubeAccess {
   readonly server: URL;
   /** e.g. "https://127.0.0.1:6443 as client certificate CN=spire-agent (kubeconfig /k, context "c")"; no secrets. */
   readonly description: string;
   readonly tls: KubeTls;
-  readonly bearer?: BearerToken;
+  /** Per-request credentials: a token, a token file, an exec plugin. */
+  readonly credentials?: CredentialSource;
   readonly origin: 'kubeconfig' | 'in-cluster' | 'flags';
   /** Things callers should log as warnings (e.g. TLS verification disabled). */
   readonly warnings: readonly string[];
@@ -101,39 +98,6 @@ export interface KubeAccess {
 
 const NOTHING_CONFIGURED =
   'no Kubernetes API server configured: pass -kubeconfig <file> (or set KUBECONFIG, or create ~/.kube/config), or run in a pod with a service account';
-
-/** A token file reader that re-reads per call; ERR_INPUT naming the file when it fails. */
-export function tokenFileBearer(path: string, where?: string): BearerToken {
-  const source = `token file ${path}${where === undefined ? '' : ` (${where})`}`;
-  const label = 'token file';
-  return {
-    source,
-    file: path,
-    read: async () => {
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new AttestorError(
-          'ERR_INPUT',
-          `${source}: cannot read the file (${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')})`,
-          { cause: err, details: { input: label, file: path } },
-        );
-      }
-      const token = text.trim();
-      if (token === '')
-        throw new AttestorError('ERR_INPUT', `${source}: the file is empty`, {
-          details: { input: label, file: path },
-        });
-      return new Secret(token);
-    },
-  };
-}
-
-function staticBearer(token: Secret<string>, source: string): BearerToken {
-  return { source, read: () => Promise.resolve(token) };
-}
 
 function usage(message: string): AttestorError {
   return new AttestorError('ERR_USAGE', message);
@@ -154,11 +118,13 @@ interface Base {
   readonly insecure: boolean;
   readonly serverName?: string;
   readonly client?: KubeClientIdentity;
-  readonly bearer?: BearerToken;
+  readonly credentials?: CredentialSource;
+  /** A kubeconfig exec plugin: made a CredentialSource once the server and CA are final. */
+  readonly exec?: { readonly config: ExecConfig; readonly extension?: unknown };
   readonly where?: string;
 }
 
-function fromKubeconfig(k: ResolvedKubeconfig): Base {
+function fromKubeconfig(k: ResolvedKubeconfig, userReplaced: boolean): Base {
   const files = describeFiles(k.files);
   const server = parseServerUrl(
     k.cluster.server,
@@ -174,21 +140,34 @@ function fromKubeconfig(k: ResolvedKubeconfig): Base {
           { data: materialBytes(clientKey), source: clientKey.source },
         )
       : undefined;
-  const bearer =
+  const credentials =
     k.user.tokenFile !== undefined
-      ? tokenFileBearer(k.user.tokenFile, `users[name="${k.userName}"].user.tokenFile in kubeconfig ${files}`)
+      ? tokenFileCredentials(
+          k.user.tokenFile,
+          `users[name="${k.userName}"].user.tokenFile in kubeconfig ${files}`,
+        )
       : k.user.token !== undefined
-        ? staticBearer(k.user.token, `the token of kubeconfig user "${k.userName}"`)
+        ? staticToken(k.user.token, `the token of kubeconfig user "${k.userName}"`)
         : undefined;
+  const exec =
+    k.user.exec === undefined
+      ? undefined
+      : {
+          config: k.user.exec,
+          ...(k.cluster.execExtension === undefined ? {} : { extension: k.cluster.execExtension }),
+        };
+  const unused =
+    userReplaced && k.userName !== '' ? `; its user "${k.userName}" is replaced by the flags` : '';
   return {
     origin: 'kubeconfig',
     server,
     insecure: k.cluster.insecureSkipTlsVerify,
-    where: `kubeconfig ${files}, context "${k.contextName}"`,
+    where: `kubeconfig ${files}, context "${k.contextName}"${unused}`,
     ...(ca === undefined ? {} : { ca }),
     ...(k.cluster.tlsServerName === undefined ? {} : { serverName: k.cluster.tlsServerName }),
     ...(client === undefined ? {} : { client }),
-    ...(bearer === undefined ? {} : { bearer }),
+    ...(credentials === undefined ? {} : { credentials }),
+    ...(exec === undefined ? {} : { exec }),
   };
 }
 
@@ -215,9 +194,14 @@ function fromInCluster(opts: KubeAccessOptions): Base {
     server: cfg.server,
     insecure: false,
     where: 'in-cluster service account',
-    bearer: tokenFileBearer(cfg.tokenFile),
+    credentials: tokenFileCredentials(cfg.tokenFile),
     ...(ca === undefined ? {} : { ca }),
   };
+}
+
+/** Whether the options carry credentials of their own, which replace the kubeconfig user's. */
+function flagCredentials(opts: KubeAccessOptions): boolean {
+  return opts.clientCert !== undefined || opts.tokenFile !== undefined;
 }
 
 function chooseBase(opts: KubeAccessOptions): Base {
@@ -237,7 +221,10 @@ function chooseBase(opts: KubeAccessOptions): Base {
     // falls back to the flags or in-cluster; one the user named must work.
     const usable = opts.context !== undefined || merged.currentContext !== undefined;
     if (usable || located.explicit || (opts.server === undefined && !inClusterAvailable(opts.env)))
-      return fromKubeconfig(selectContext(merged, opts.context));
+      return fromKubeconfig(
+        selectContext(merged, opts.context, { readUser: !flagCredentials(opts) }),
+        flagCredentials(opts),
+      );
   }
   if (opts.context !== undefined)
     throw new AttestorError('ERR_INPUT', `context "${opts.context}" was given but no kubeconfig was found`, {
@@ -249,8 +236,7 @@ function chooseBase(opts: KubeAccessOptions): Base {
 }
 
 export function resolveKubeAccess(opts: KubeAccessOptions): Promise<KubeAccess> {
-  // Synchronous inside (start-up file reads), async at the boundary so later versions can add
-  // slow sources (exec plugins) without changing callers.
+  // Synchronous inside (start-up file reads); exec plugins run later, on the first request.
   return new Promise((resolve) => {
     resolve(resolveSync(opts));
   });
@@ -282,32 +268,48 @@ function resolveSync(opts: KubeAccessOptions): KubeAccess {
     ca = undefined;
   }
 
+  // Credentials from flags replace the base's (the kubeconfig user was not even read).
   let client = base.client;
-  if (opts.clientCert !== undefined && opts.clientKey !== undefined) {
-    const certSource = { label: `-client-cert ${opts.clientCert}`, file: opts.clientCert };
-    const keySource = { label: `-client-key ${opts.clientKey}`, file: opts.clientKey };
-    client = identity(
-      { data: readMaterialFile(opts.clientCert, certSource), source: certSource },
-      { data: readMaterialFile(opts.clientKey, keySource), source: keySource },
-    );
+  let credentials = base.credentials;
+  if (flagCredentials(opts)) {
+    client = undefined;
+    credentials = undefined;
+    if (opts.clientCert !== undefined && opts.clientKey !== undefined) {
+      const certSource = { label: `-client-cert ${opts.clientCert}`, file: opts.clientCert };
+      const keySource = { label: `-client-key ${opts.clientKey}`, file: opts.clientKey };
+      client = identity(
+        { data: readMaterialFile(opts.clientCert, certSource), source: certSource },
+        { data: readMaterialFile(opts.clientKey, keySource), source: keySource },
+      );
+    }
+    // In-cluster, the token file already stands in for the service account token.
+    if (opts.tokenFile !== undefined)
+      credentials = base.origin === 'in-cluster' ? base.credentials : tokenFileCredentials(opts.tokenFile);
+  } else if (base.exec !== undefined) {
+    credentials = execCredentials(base.exec.config, {
+      cluster: {
+        server: displayServer(server),
+        insecureSkipTlsVerify: insecure,
+        ...(ca === undefined ? {} : { caPem: ca.bundle.pem }),
+        ...(base.serverName === undefined ? {} : { tlsServerName: base.serverName }),
+        ...(base.exec.extension === undefined ? {} : { config: base.exec.extension }),
+      },
+    });
   }
-
-  let bearer = base.bearer;
-  if (opts.tokenFile !== undefined && base.origin !== 'in-cluster') bearer = tokenFileBearer(opts.tokenFile);
   // Fail on an unreadable token file now rather than on the first request.
-  if (bearer?.file !== undefined) readMaterialFile(bearer.file, { label: bearer.source, file: bearer.file });
+  credentials?.check?.();
 
   const warnings: string[] = [];
   if (insecure)
     warnings.push(
       `TLS verification of the Kubernetes API server at ${displayServer(server)} is disabled (insecure-skip-tls-verify); anyone on the network path can impersonate it`,
     );
-  if (client === undefined && bearer === undefined)
+  if (client === undefined && credentials === undefined)
     warnings.push('no client certificate or token is configured; requests to the API server are anonymous');
 
   const who = [
     ...(client === undefined ? [] : [`as client certificate ${client.subject}`]),
-    ...(bearer === undefined ? [] : [`with the bearer token from ${bearer.source}`]),
+    ...(credentials === undefined ? [] : [`with the ${credentials.description}`]),
   ];
   const description = [
     displayServer(server),
@@ -329,6 +331,6 @@ function resolveSync(opts: KubeAccessOptions): KubeAccess {
     tls,
     origin: base.origin,
     warnings,
-    ...(bearer === undefined ? {} : { bearer }),
+    ...(credentials === undefined ? {} : { credentials }),
   };
 }

@@ -2,13 +2,18 @@
  * The Kubernetes transport: JSON requests and watch streams over node:https, with a per-request
  * timeout, AbortSignal support and every failure mapped to an AttestorError (kube-errors.ts).
  * Generic on purpose: the CSR API uses it now, reading Nodes or approving CSRs can later.
+ *
+ * Every request asks the access's credential source for credentials (credentials.ts); a 401
+ * asks it once for fresher ones (a rotated token file, an exec plugin run again) and, if there
+ * are any, sends the request again with them.
  */
-import type { Agent } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { AttestorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { abortError } from '../util/abort.js';
 import type { KubeAccess } from './access.js';
+import { AgentPool, type AgentLease } from './agent-pool.js';
+import type { Credentials } from './credentials.js';
 import {
   malformedError,
   oneLine,
@@ -20,7 +25,6 @@ import {
 } from './kube-errors.js';
 import { LineSplitter } from './lines.js';
 import { connectHost, connectPort, displayServer } from './server-url.js';
-import { createKubeAgent } from './tls.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -71,6 +75,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 class Exchange {
   res: IncomingMessage | undefined;
   #req: ClientRequest | undefined;
+  readonly #leases: AgentLease[] = [];
   #timer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -81,6 +86,11 @@ class Exchange {
   constructor(signal: AbortSignal | undefined) {
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** The agent the request goes through; given back when the exchange closes. */
+  hold(lease: AgentLease): void {
+    this.#leases.push(lease);
   }
 
   attach(req: ClientRequest): void {
@@ -118,6 +128,7 @@ class Exchange {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     // A stream left early must not go back to the keep-alive pool half-read.
     if (this.res !== undefined && !this.res.complete) this.res.destroy();
+    for (const l of this.#leases) l.release();
   }
 }
 
@@ -131,14 +142,15 @@ export function createKubeClient(access: KubeAccess, opts: KubeClientOptions = {
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const logger = opts.logger ?? silentLogger;
   const userAgent = opts.userAgent ?? 'node-attestor';
-  const agent: Agent = createKubeAgent(access.tls, { connectTimeoutMs: timeoutMs });
+  const agents = new AgentPool(access.tls, { connectTimeoutMs: timeoutMs });
   // Loaded with the first client, not at import (see createKubeAgent).
   const { request } = process.getBuiltinModule('node:https');
   const server = displayServer(access.server);
   const basePath = access.server.pathname.replace(/\/+$/, '');
+  const source = access.credentials;
   const credentials = [
     ...(access.tls.client === undefined ? [] : [`client certificate ${access.tls.client.subject}`]),
-    ...(access.bearer === undefined ? [] : [`bearer token from ${access.bearer.source}`]),
+    ...(source === undefined ? [] : [source.description]),
   ].join(' and ');
 
   const context = (method: string, path: string): RequestContext => ({
@@ -150,7 +162,10 @@ export function createKubeClient(access: KubeAccess, opts: KubeClientOptions = {
     credentials: credentials === '' ? 'no credentials' : credentials,
   });
 
-  /** Sends the request; resolves once the response headers are in. */
+  /**
+   * Sends the request with the source's credentials; resolves once the response headers are in.
+   * A 401 gets one more try when the source has fresher credentials.
+   */
   async function open(
     ex: Exchange,
     method: HttpMethod,
@@ -160,8 +175,35 @@ export function createKubeClient(access: KubeAccess, opts: KubeClientOptions = {
     signal: AbortSignal | undefined,
   ): Promise<IncomingMessage> {
     if (signal?.aborted === true) throw abortError(signal, `${method} ${ctx.path}`);
-    // Read per request: token files rotate.
-    const token = access.bearer === undefined ? undefined : await access.bearer.read();
+    const creds = source === undefined ? {} : await source.get(signal);
+    const res = await sendWith(ex, creds, method, path, body);
+    if (res.statusCode !== 401 || source === undefined) return res;
+    ex.res = res;
+    const raw = await readBody(res, ctx);
+    ex.disarm();
+    const fresh = await source.renew(creds, signal);
+    if (fresh === undefined) {
+      const parsed = parseJson(raw);
+      throw statusError(401, parsed.ok ? parsed.value : undefined, ctx);
+    }
+    logger.debug('kubernetes request answered 401; sending it again with renewed credentials', {
+      method,
+      path: ctx.path,
+    });
+    return await sendWith(ex, fresh, method, path, body);
+  }
+
+  async function sendWith(
+    ex: Exchange,
+    creds: Credentials,
+    method: HttpMethod,
+    path: string,
+    body: Buffer | undefined,
+  ): Promise<IncomingMessage> {
+    const token = creds.token;
+    const lease = agents.acquire(creds.client);
+    ex.hold(lease);
+    const agent = lease.agent;
     const headers: Record<string, string> = {
       Accept: 'application/json',
       'User-Agent': userAgent,
@@ -318,7 +360,7 @@ export function createKubeClient(access: KubeAccess, opts: KubeClientOptions = {
     requestJson,
     watch,
     close: () => {
-      agent.destroy();
+      agents.close();
     },
   };
 }

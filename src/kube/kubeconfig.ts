@@ -4,15 +4,17 @@
  * current-context wins, missing files are skipped), else `~/.kube/config`. Relative paths in a
  * file are resolved against that file's directory before merging, as client-go does.
  *
- * Authentication that needs running code or an interactive flow (exec plugins, auth providers)
- * and settings that would silently change who we are or where we connect (impersonation, proxy)
- * are rejected with a message saying what to use instead, rather than ignored.
+ * Exec credential plugins are read here (exec-config.ts) and run later, on the first request.
+ * Authentication Kubernetes clients dropped (auth-provider, username/password) and settings that
+ * would silently change who we are or where we connect (impersonation, proxy) are rejected with a
+ * message saying what to use instead, rather than ignored.
  */
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AttestorError } from '../errors.js';
+import { parseExecConfig, type ExecConfig } from './exec-config.js';
 import { decodeBase64Field, type MaterialSource } from './pem.js';
 import { Secret } from './secret.js';
 
@@ -26,6 +28,8 @@ export interface KubeconfigCluster {
   readonly certificateAuthority?: MaterialRef;
   readonly insecureSkipTlsVerify: boolean;
   readonly tlsServerName?: string;
+  /** extensions[name="client.authentication.k8s.io/exec"]: given to exec plugins (provideClusterInfo). */
+  readonly execExtension?: unknown;
 }
 
 export interface KubeconfigUser {
@@ -34,6 +38,8 @@ export interface KubeconfigUser {
   readonly token?: Secret<string>;
   /** Re-read on every request, so rotated (projected) tokens keep working. */
   readonly tokenFile?: string;
+  /** A credential plugin, run on the first request (never together with the fields above). */
+  readonly exec?: ExecConfig;
 }
 
 export interface ResolvedKubeconfig {
@@ -43,6 +49,7 @@ export interface ResolvedKubeconfig {
   readonly clusterName: string;
   readonly userName: string;
   readonly cluster: KubeconfigCluster;
+  /** Empty when the caller asked not to read the user (flags replace its credentials). */
   readonly user: KubeconfigUser;
 }
 
@@ -215,14 +222,33 @@ function material(
   return undefined;
 }
 
-const UNSUPPORTED_INSTEAD =
-  'use a client certificate (client-certificate/client-key), a token or a tokenFile, e.g. a service account token from `kubectl create token <name>`';
+/** Credentials given outside the kubeconfig replace its user, which is then not read at all. */
+const OR_FLAGS =
+  'or pass a client certificate or a token file (-client-cert/-client-key or -token-file), which replace the kubeconfig user';
+
+/** The exec plugin that replaced each auth-provider Kubernetes clients dropped (1.26). */
+const AUTH_PROVIDER_REPLACEMENTS: Readonly<Record<string, string>> = {
+  gcp: 'gke-gcloud-auth-plugin (`gcloud components install gke-gcloud-auth-plugin`, then `gcloud container clusters get-credentials`)',
+  azure: 'kubelogin (github.com/Azure/kubelogin: `kubelogin convert-kubeconfig`)',
+  oidc: 'kubelogin (github.com/int128/kubelogin: `kubectl oidc-login setup`)',
+};
+
+export interface SelectContextOptions {
+  /** false: do not read the user at all (the caller has credentials from flags). Default true. */
+  readonly readUser?: boolean;
+}
 
 /**
  * Resolves one context of a merged kubeconfig (the current one unless `contextName` is given).
- * Only the selected cluster and user are validated, as kubectl does.
+ * Only the selected cluster and user are validated, as kubectl does; with `readUser: false` not
+ * even the user, so a kubeconfig user node-attestor cannot use does not stand in the way of
+ * credentials given otherwise.
  */
-export function selectContext(merged: MergedKubeconfig, contextName?: string): ResolvedKubeconfig {
+export function selectContext(
+  merged: MergedKubeconfig,
+  contextName?: string,
+  opts: SelectContextOptions = {},
+): ResolvedKubeconfig {
   const where = describeFiles(merged.files);
   const available = [...merged.contexts.keys()];
   const availableText = available.length === 0 ? 'none defined' : `available: ${available.join(', ')}`;
@@ -249,18 +275,28 @@ export function selectContext(merged: MergedKubeconfig, contextName?: string): R
   const clusterEntry = merged.clusters.get(clusterName);
   if (clusterEntry === undefined)
     throw configError(ctx.file, `context "${name}" refers to cluster "${clusterName}", which is not defined`);
-  const userEntry = userName === undefined ? undefined : merged.users.get(userName);
-  if (userName !== undefined && userEntry === undefined)
-    throw configError(ctx.file, `context "${name}" refers to user "${userName}", which is not defined`);
-
-  return {
+  const base = {
     files: merged.files,
     contextName: name,
     clusterName,
     userName: userName ?? '',
     cluster: readCluster(clusterEntry, clusterName),
-    user: userEntry === undefined ? {} : readUser(userEntry, userName ?? ''),
   };
+  if (opts.readUser === false) return { ...base, user: {} };
+  const userEntry = userName === undefined ? undefined : merged.users.get(userName);
+  if (userName !== undefined && userEntry === undefined)
+    throw configError(ctx.file, `context "${name}" refers to user "${userName}", which is not defined`);
+  return { ...base, user: userEntry === undefined ? {} : readUser(userEntry, userName ?? '') };
+}
+
+/** The `client.authentication.k8s.io/exec` cluster extension; other extensions are not ours to judge. */
+function execExtension(entry: NamedEntry): unknown {
+  const list = entry.body.extensions;
+  if (!Array.isArray(list)) return undefined;
+  const found: unknown = list.find(
+    (e: unknown) => isRecord(e) && e.name === 'client.authentication.k8s.io/exec',
+  );
+  return isRecord(found) ? found.extension : undefined;
 }
 
 function readCluster(entry: NamedEntry, name: string): KubeconfigCluster {
@@ -280,35 +316,35 @@ function readCluster(entry: NamedEntry, name: string): KubeconfigCluster {
       `cluster "${name}" sets both insecure-skip-tls-verify and a certificate authority; remove one`,
     );
   const tlsServerName = str(entry, where, 'tls-server-name');
+  const extension = execExtension(entry);
   return {
     server,
     insecureSkipTlsVerify,
     ...(certificateAuthority === undefined ? {} : { certificateAuthority }),
     ...(tlsServerName === undefined ? {} : { tlsServerName }),
+    ...(extension === undefined ? {} : { execExtension: extension }),
   };
 }
 
 function readUser(entry: NamedEntry, name: string): KubeconfigUser {
   const where = `users[name="${name}"].user`;
-  const unsupported = (what: string): AttestorError =>
-    configError(
-      entry.file,
-      `user "${name}" uses ${what}, which node-attestor does not support; ${UNSUPPORTED_INSTEAD}`,
-    );
   const b = entry.body;
-  if (b.exec !== undefined && b.exec !== null) {
-    const command = isRecord(b.exec) && typeof b.exec.command === 'string' ? b.exec.command : '?';
-    throw unsupported(`an exec credential plugin (${command})`);
-  }
   if (b['auth-provider'] !== undefined && b['auth-provider'] !== null) {
     const provider =
       isRecord(b['auth-provider']) && typeof b['auth-provider'].name === 'string'
         ? b['auth-provider'].name
         : '?';
-    throw unsupported(`the auth-provider "${provider}"`);
+    const replacement = AUTH_PROVIDER_REPLACEMENTS[provider];
+    throw configError(
+      entry.file,
+      `user "${name}" uses the auth-provider "${provider}", which Kubernetes clients no longer support (removed in 1.26); ${replacement === undefined ? 'use the exec credential plugin that replaces it (user.exec)' : `use its exec credential plugin instead: ${replacement}`}, ${OR_FLAGS}`,
+    );
   }
   if (str(entry, where, 'username') !== undefined || str(entry, where, 'password') !== undefined)
-    throw unsupported('username/password (basic) authentication');
+    throw configError(
+      entry.file,
+      `user "${name}" uses username/password (basic) authentication, which the Kubernetes API server no longer accepts (removed in 1.19); use an exec credential plugin (user.exec), a client certificate, a token or a tokenFile, ${OR_FLAGS}`,
+    );
   for (const key of ['as', 'as-uid', 'as-groups', 'as-user-extra'])
     if (b[key] !== undefined && b[key] !== null)
       throw configError(
@@ -331,6 +367,20 @@ function readUser(entry: NamedEntry, name: string): KubeconfigUser {
       : isAbsolute(tokenFileRaw)
         ? tokenFileRaw
         : resolve(dirname(entry.file), tokenFileRaw);
+  if (b.exec !== undefined && b.exec !== null) {
+    // client-go lets a static token or certificate silently win over the plugin; say so instead.
+    const other =
+      token !== undefined
+        ? 'token'
+        : tokenFileRaw !== undefined
+          ? 'tokenFile'
+          : clientCertificate !== undefined
+            ? 'a client certificate'
+            : undefined;
+    if (other !== undefined)
+      throw configError(entry.file, `user "${name}" sets both exec and ${other}; keep one`);
+    return { exec: parseExecConfig(b.exec, entry.file, name) };
+  }
   return {
     ...(clientCertificate === undefined ? {} : { clientCertificate }),
     ...(clientKey === undefined ? {} : { clientKey }),

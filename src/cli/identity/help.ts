@@ -24,7 +24,7 @@ export function helpText(): string {
     '',
     'Exit codes:',
     `  ${EXIT.OK} identity written or reused     ${EXIT.USAGE} bad flags or flag values       ${EXIT.INPUT} unreadable or malformed input file`,
-    `  ${EXIT.AUTH} API server refused credentials ${EXIT.UNREACHABLE} API server unreachable/untrusted ${EXIT.DENIED} CSR denied`,
+    `  ${EXIT.AUTH} credentials failed or refused  ${EXIT.UNREACHABLE} API server unreachable/untrusted ${EXIT.DENIED} CSR denied`,
     `  ${EXIT.FAILED} CSR failed/deleted/bad cert     ${EXIT.TIMEOUT} approval timed out             ${EXIT.IO} identity dir unwritable or unsafe`,
     `  ${EXIT.INTERNAL} internal error                 ${EXIT.INTERRUPTED} interrupted`,
     '',

@@ -28,6 +28,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'ERR_INPUT':
       return EXIT.INPUT;
     case 'ERR_KUBE_UNAUTHORIZED':
+    case 'ERR_KUBE_CREDENTIALS':
     case 'ERR_KUBE_FORBIDDEN':
       return EXIT.AUTH;
     case 'ERR_KUBE_UNREACHABLE':

@@ -24,7 +24,7 @@ export function kubeFlagSpecs(clientCertHelp = 'client certificate to authentica
       type: 'string',
       arg: 'path',
       group,
-      help: 'kubeconfig file giving the API server and, unless the flags below override them, its CA and the credentials',
+      help: 'kubeconfig file giving the API server and, unless the flags below override them, its CA and the credentials (exec credential plugins included)',
       shownDefault: "$KUBECONFIG, then ~/.kube/config, then the pod's service account",
     },
     {
@@ -49,7 +49,13 @@ export function kubeFlagSpecs(clientCertHelp = 'client certificate to authentica
       group,
       help: "PEM file trusted for the API server: the cluster CA bundle, or the API server's own certificate (pinned, as in the 2018 tutorial's ~/.minikube/apiserver.crt)",
     },
-    { name: 'client-cert', type: 'string', arg: 'path', group, help: clientCertHelp },
+    {
+      name: 'client-cert',
+      type: 'string',
+      arg: 'path',
+      group,
+      help: `${clientCertHelp}; with it (or -token-file) the kubeconfig user is not used at all`,
+    },
     { name: 'client-key', type: 'string', arg: 'path', group, help: 'private key of -client-cert' },
     {
       name: 'token-file',

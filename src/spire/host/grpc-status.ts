@@ -28,6 +28,7 @@ export function grpcCodeFor(code: ErrorCode): status {
     case 'ERR_KUBE_UNREACHABLE':
     case 'ERR_KUBE_TLS':
     case 'ERR_KUBE_UNAUTHORIZED':
+    case 'ERR_KUBE_CREDENTIALS':
     case 'ERR_KUBE_FORBIDDEN':
     case 'ERR_KUBE_API':
     case 'ERR_CSR_DELETED':

@@ -27,6 +27,7 @@ describe('exit codes', () => {
       ERR_CONFIG: 2,
       ERR_INPUT: 3,
       ERR_KUBE_UNAUTHORIZED: 4,
+      ERR_KUBE_CREDENTIALS: 4,
       ERR_KUBE_FORBIDDEN: 4,
       ERR_KUBE_UNREACHABLE: 5,
       ERR_KUBE_TLS: 5,

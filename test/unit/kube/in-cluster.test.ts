@@ -98,7 +98,7 @@ describe('in-cluster configuration', () => {
       serviceAccountDir: sa,
       tokenFile: projected,
     });
-    assert.equal(access.bearer?.file, projected);
+    assert.equal(access.credentials?.file, projected);
     const c = createKubeClient(access);
     try {
       await c.requestJson('GET', '/api/v1/nodes/n1').catch(() => undefined);

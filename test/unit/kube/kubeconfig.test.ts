@@ -125,22 +125,32 @@ describe('kubeconfig', () => {
     );
   });
 
-  it('rejects exec, auth-provider, basic auth, impersonation and proxy-url with what to use instead', () => {
+  it('rejects auth-provider (naming its exec replacement), basic auth, impersonation and proxy-url with what to use instead', () => {
     const cases: [string[], string[], RegExp][] = [
       [
         ['server: https://x'],
-        ['exec:', '  apiVersion: client.authentication.k8s.io/v1', '  command: aws'],
-        /uses an exec credential plugin \(aws\), which node-attestor does not support; use a client certificate/,
+        ['auth-provider:', '  name: oidc'],
+        /uses the auth-provider "oidc", which Kubernetes clients no longer support \(removed in 1\.26\); use its exec credential plugin instead: kubelogin \(github\.com\/int128\/kubelogin.*, or pass a client certificate or a token file \(-client-cert\/-client-key or -token-file\), which replace the kubeconfig user$/,
       ],
       [
         ['server: https://x'],
-        ['auth-provider:', '  name: oidc'],
-        /uses the auth-provider "oidc", which node-attestor does not support/,
+        ['auth-provider:', '  name: gcp'],
+        /auth-provider "gcp".*use its exec credential plugin instead: gke-gcloud-auth-plugin/,
+      ],
+      [
+        ['server: https://x'],
+        ['auth-provider:', '  name: azure'],
+        /auth-provider "azure".*use its exec credential plugin instead: kubelogin \(github\.com\/Azure\/kubelogin/,
+      ],
+      [
+        ['server: https://x'],
+        ['auth-provider:', '  name: custom'],
+        /auth-provider "custom".*use the exec credential plugin that replaces it \(user\.exec\)/,
       ],
       [
         ['server: https://x'],
         ['username: u', 'password: p'],
-        /basic\) authentication, which node-attestor does not support/,
+        /basic\) authentication, which the Kubernetes API server no longer accepts \(removed in 1\.19\); use an exec credential plugin/,
       ],
       [['server: https://x'], ['as: admin'], /sets as \(impersonation\)/],
       [

@@ -2,6 +2,7 @@
  * The CSR client the CLI and the agent plugin use: one KubeClient (one connection pool) and the
  * CSR calls bound to it.
  */
+import { AttestorError, isAttestorError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { KubeAccess } from './access.js';
 import { createCsr, deleteCsr, getCsr, type CreateCsrRequest, type CsrObject } from './csr-api.js';
@@ -40,6 +41,25 @@ export interface CsrClientOptions {
   readonly waitMode?: WaitMode;
 }
 
+/**
+ * A 403 to the bootstrap credential names the RBAC that grants what it needs: the API server's
+ * "cannot create resource …" says what is missing, not where the product keeps the fix.
+ */
+export const CSR_RBAC_HINT =
+  'the bootstrap user needs create and get on certificatesigningrequests: apply k8s-configs/csr-create-role.yml and csr-create-rolebinding.yml (node-bound approval: k8s-configs/approver/30-agent-rbac.yml)';
+
+async function hinted<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (!isAttestorError(err, 'ERR_KUBE_FORBIDDEN')) throw err;
+    throw new AttestorError(err.code, `${err.message}; ${CSR_RBAC_HINT}`, {
+      cause: err,
+      details: err.details,
+    });
+  }
+}
+
 export function createCsrClient(access: KubeAccess, opts: CsrClientOptions = {}): CsrClient {
   const kube = createKubeClient(access, {
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
@@ -50,24 +70,26 @@ export function createCsrClient(access: KubeAccess, opts: CsrClientOptions = {})
   let mode = opts.waitMode ?? DEFAULT_WAIT_MODE;
   return {
     kube,
-    createCsr: (req, signal) => createCsr(kube, req, signal),
+    createCsr: (req, signal) => hinted(createCsr(kube, req, signal)),
     getCsr: (name, signal) => getCsr(kube, name, signal),
     deleteCsr: (name, signal) => deleteCsr(kube, name, signal),
     watchCsr: (name, rv, wopts) => watchCsr(kube, name, rv, wopts),
     waitForCertificate: (name, rv, wopts) =>
-      waitForCertificate(
-        {
-          ...opts.wait,
-          kube,
-          mode,
-          onWatchForbidden: () => {
-            mode = 'poll';
+      hinted(
+        waitForCertificate(
+          {
+            ...opts.wait,
+            kube,
+            mode,
+            onWatchForbidden: () => {
+              mode = 'poll';
+            },
+            ...(opts.logger === undefined ? {} : { logger: opts.logger }),
           },
-          ...(opts.logger === undefined ? {} : { logger: opts.logger }),
-        },
-        name,
-        rv,
-        wopts,
+          name,
+          rv,
+          wopts,
+        ),
       ),
     close: () => {
       kube.close();

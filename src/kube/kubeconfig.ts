@@ -14,6 +14,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AttestorError } from '../errors.js';
+import { fileErrorReason } from '../util/file-error.js';
 import { parseExecConfig, type ExecConfig } from './exec-config.js';
 import { decodeBase64Field, type MaterialSource } from './pem.js';
 import { Secret } from './secret.js';
@@ -116,12 +117,7 @@ function readOne(file: string): Raw {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw configError(
-      file,
-      `cannot read the file (${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')})`,
-      err,
-    );
+    throw configError(file, `cannot read the file (${fileErrorReason(err)})`, err);
   }
   let doc: unknown;
   try {

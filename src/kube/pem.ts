@@ -6,6 +6,7 @@
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AttestorError } from '../errors.js';
+import { fileErrorReason } from '../util/file-error.js';
 import {
   parsePemBundle,
   readPemBlocks,
@@ -39,16 +40,7 @@ export function readMaterialFile(path: string, source: MaterialSource): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : (code ?? 'unreadable');
-    throw inputError(source, `cannot read the file (${reason})`, err);
+    throw inputError(source, `cannot read the file (${fileErrorReason(err)})`, err);
   }
 }
 
@@ -72,7 +64,10 @@ function pemError(source: MaterialSource, p: BundleProblem | BlocksProblem): Att
 
 /**
  * Parses every CERTIFICATE block; at least one is required and each must parse. Other blocks
- * and text around them are skipped, as Go's AppendCertsFromPEM does for CA bundles.
+ * and text around them are skipped, as Go's AppendCertsFromPEM and Kubernetes' own CA file
+ * readers do. The one rule for a cluster CA bundle, wherever it comes from: -ca-cert, a
+ * kubeconfig's certificate-authority(-data), the service account's ca.crt, the server plugin's
+ * ca_bundle_path.
  */
 export function parseCertificates(data: Buffer | string, source: MaterialSource): CertificateBundle {
   const r = parsePemBundle(data);
@@ -142,4 +137,9 @@ export function decodeBase64Field(value: string, source: MaterialSource): Buffer
   if (compact === '' || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1)
     throw inputError(source, 'is not valid base64');
   return Buffer.from(compact, 'base64');
+}
+
+/** A CA bundle file, read and parsed by the one rule above. */
+export function readCaBundleFile(path: string, source: MaterialSource): CertificateBundle {
+  return parseCertificates(readMaterialFile(path, source), source);
 }

@@ -120,6 +120,7 @@ describe('resolveKubeAccess', () => {
         /^-ca-cert .*missing\.crt: cannot read the file \(no such file\)$/,
       ],
       [{ caCert: notPem }, /^-ca-cert .*not-pem\.crt: no PEM CERTIFICATE block found$/],
+      [{ caCert: dir }, /^-ca-cert .*: cannot read the file \(is a directory\)$/],
       [{ caCert: garbageCert }, /certificate #1 does not parse as X\.509/],
       [
         { clientCert: files.clientCert, clientKey: badKey },

@@ -244,6 +244,13 @@ describe('kubeconfig', () => {
         isAttestorError(err, 'ERR_INPUT') &&
         err.message.includes('missing: cannot read the file (no such file)'),
     );
+    // A directory given as the kubeconfig is named as one, like -ca-cert's.
+    assert.throws(
+      () => mergeKubeconfigs([dir]),
+      (err: unknown) =>
+        isAttestorError(err, 'ERR_INPUT') &&
+        err.message === `kubeconfig ${dir}: cannot read the file (is a directory)`,
+    );
     const f = write('bad.yaml', 'users:\n- name: u\n  user:\n    token: "secret-value\n  : [\n');
     assert.throws(
       () => mergeKubeconfigs([f]),

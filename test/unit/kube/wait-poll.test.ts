@@ -10,6 +10,7 @@ import { isAttestorError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log/logger.js';
 import type { CsrProgress } from '../../../src/kube/wait-for-certificate.js';
 import { CSR_API_PATH } from '../../../src/kube/csr-api.js';
+import { CSR_RBAC_HINT } from '../../../src/kube/csr-client.js';
 import type { FakeApiServerOptions } from '../../support/fake-apiserver.js';
 import { createNodeCsr, setup, type Setup } from './helpers.js';
 
@@ -220,6 +221,23 @@ describe('waitForCertificate, wait mode poll (create + get only)', () => {
     });
   });
 
+  it('a 403 on create names the RBAC files to apply', async () => {
+    await withPoll(
+      async (s) => {
+        await assert.rejects(
+          createNodeCsr(s.client),
+          (err: unknown) =>
+            isAttestorError(err, 'ERR_KUBE_FORBIDDEN') &&
+            err.message.includes('User "spire-agent" cannot create') &&
+            err.message.endsWith(
+              '; the bootstrap user needs create and get on certificatesigningrequests: apply k8s-configs/csr-create-role.yml and csr-create-rolebinding.yml (node-bound approval: k8s-configs/approver/30-agent-rbac.yml)',
+            ),
+        );
+      },
+      { authorize: () => false },
+    );
+  });
+
   it('does not retry a 403 on the read: ERR_KUBE_FORBIDDEN at once', async () => {
     await withPoll(
       async (s) => {
@@ -230,7 +248,8 @@ describe('waitForCertificate, wait mode poll (create + get only)', () => {
           }),
           (err: unknown) =>
             isAttestorError(err, 'ERR_KUBE_FORBIDDEN') &&
-            err.message.includes('User "spire-agent" cannot get'),
+            err.message.includes('User "spire-agent" cannot get') &&
+            err.message.endsWith(`; ${CSR_RBAC_HINT}`),
         );
         assert.equal(reads(s, csr.metadata.name).length, 1);
       },

@@ -4,9 +4,9 @@
  * docs/plugin-server-k8s-csr.md; unknown keys are refused by name.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { AttestorError, isAttestorError } from '../../../errors.js';
-import { clusterNameProblem, parsePemCertificates } from '../../../attestation/agent.js';
+import { AttestorError, isAttestorError, toAttestorError } from '../../../errors.js';
+import { clusterNameProblem } from '../../../attestation/agent.js';
+import { readCaBundleFile } from '../../../kube/pem.js';
 import { compileServerConfig, type CompiledServerConfig } from '../../../attestation/verify-attestation.js';
 import { DEFAULT_MAX_INTERMEDIATES } from '../../../attestation/payload.js';
 import type { KubeAccessOptions } from '../../../kube/access.js';
@@ -108,33 +108,14 @@ function readPolicy(cluster: string, c: ConfigReader): ClusterPolicy {
 const configError = (message: string, key: string, cause?: unknown): AttestorError =>
   new AttestorError('ERR_CONFIG', message, { details: { key }, ...(cause !== undefined ? { cause } : {}) });
 
+/** The cluster's CA bundle, by the same rule as every cluster CA bundle (kube/pem.ts). */
 function readBundle(cluster: string, path: string): X509Certificate[] {
   const key = `clusters."${cluster}".ca_bundle_path`;
-  let pem: Buffer;
   try {
-    pem = readFileSync(path);
+    return [...readCaBundleFile(path, { label: `${key} ${path}`, file: path }).certificates];
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw configError(`${key}: cannot read ${path}: ${reason}`, key, err);
+    throw configError(toAttestorError(err).message, key, err);
   }
-  let ders: Buffer[];
-  try {
-    ders = parsePemCertificates(pem, `${key} ${path}`);
-  } catch (err) {
-    throw configError(err instanceof Error ? err.message : String(err), key, err);
-  }
-  // OpenSSL's own message ("PEM routines::no start line") names neither the key nor the file.
-  return ders.map((der, i) => {
-    try {
-      return new X509Certificate(der);
-    } catch (err) {
-      throw configError(
-        `${key} ${path}: certificate ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}`,
-        key,
-        err,
-      );
-    }
-  });
 }
 
 /** Parses plugin_data and reads every CA bundle (SPIRE re-sends Configure to reload them). */

@@ -40,6 +40,7 @@ function publicMessage(err: AttestorError): string | undefined {
     case 'ERR_KUBE_UNAUTHORIZED':
     case 'ERR_KUBE_FORBIDDEN':
     case 'ERR_KUBE_API':
+    case 'ERR_KUBE_CREDENTIALS':
     case 'ERR_CSR_DENIED':
     case 'ERR_CSR_FAILED':
     case 'ERR_CSR_DELETED':

@@ -104,6 +104,16 @@ describe('k8s_csr server configuration', () => {
       assert.equal(c.compiled.clusters.get('a')?.[0]?.subject, 'CN=cluster-a-ca');
     });
 
+    it('reads a CA bundle by the one rule of every cluster CA bundle: text and other blocks are skipped', () => {
+      const path = join(dir, 'annotated.crt');
+      writeFileSync(
+        path,
+        `# cluster a\n${caA.pem}\n${caA.key.privateKeyPem}\nsubject=CN=cluster-b-ca\n${caB.pem}`,
+      );
+      const c = loadServerConfig(block('a', path), TD);
+      assert.deepEqual([...c.bundles], [['a', { path, certificates: 2 }]]);
+    });
+
     it('reads JSON (a plugin_data_file may be JSON)', () => {
       const json = JSON.stringify({
         plugin_name: 'x509pop',
@@ -191,7 +201,7 @@ describe('k8s_csr server configuration', () => {
     it('refuses a CA bundle path that does not exist', () => {
       const missing = join(dir, 'missing.crt');
       const e = configError(() => loadServerConfig(block('a', missing), TD));
-      assert.equal(e.message, `clusters."a".ca_bundle_path: cannot read ${missing}: no such file`);
+      assert.equal(e.message, `clusters."a".ca_bundle_path ${missing}: cannot read the file (no such file)`);
       assert.equal(e.details.key, 'clusters."a".ca_bundle_path');
     });
 
@@ -202,7 +212,7 @@ describe('k8s_csr server configuration', () => {
       const e = configError(() => loadServerConfig(block('a', huge), TD));
       assert.equal(
         e.message,
-        `clusters."a".ca_bundle_path ${huge} is ${Buffer.byteLength(text)} bytes; the limit for PEM input is 4 MiB`,
+        `clusters."a".ca_bundle_path ${huge}: is ${Buffer.byteLength(text)} bytes; the limit for PEM input is 4 MiB`,
       );
       assert.equal(e.details.key, 'clusters."a".ca_bundle_path');
     });
@@ -211,7 +221,7 @@ describe('k8s_csr server configuration', () => {
       const sub = join(dir, 'a-directory');
       mkdirSync(sub, { recursive: true });
       const e = configError(() => loadServerConfig(block('a', sub), TD));
-      assert.match(e.message, new RegExp(`^clusters\\."a"\\.ca_bundle_path: cannot read ${sub}: .*EISDIR`));
+      assert.equal(e.message, `clusters."a".ca_bundle_path ${sub}: cannot read the file (is a directory)`);
       assert.equal(e.details.key, 'clusters."a".ca_bundle_path');
     });
 
@@ -219,7 +229,10 @@ describe('k8s_csr server configuration', () => {
       const file = join(dir, 'plain-file');
       writeFileSync(file, caA.pem);
       const e = configError(() => loadServerConfig(block('a', join(file, 'ca.crt')), TD));
-      assert.match(e.message, /^clusters\."a"\.ca_bundle_path: cannot read .*plain-file\/ca\.crt: .*ENOTDIR/);
+      assert.match(
+        e.message,
+        /^clusters\."a"\.ca_bundle_path .*plain-file\/ca\.crt: cannot read the file \(ENOTDIR\)$/,
+      );
       assert.equal(e.details.key, 'clusters."a".ca_bundle_path');
     });
 
@@ -231,20 +244,24 @@ describe('k8s_csr server configuration', () => {
         writeFileSync(locked, caA.pem);
         chmodSync(locked, 0o000);
         const e = configError(() => loadServerConfig(block('a', locked), TD));
-        assert.match(e.message, /clusters\."a"\.ca_bundle_path: cannot read .*EACCES/);
+        assert.match(
+          e.message,
+          /clusters\."a"\.ca_bundle_path .*: cannot read the file \(permission denied\)$/,
+        );
       },
     );
 
     it('refuses a CA bundle that is not PEM certificates', () => {
       const cases: [string, string, RegExp][] = [
-        ['junk.crt', 'this is not PEM\n', /has no PEM CERTIFICATE block/],
-        ['empty.crt', '', /has no PEM CERTIFICATE block/],
-        ['key.crt', caA.key.privateKeyPem, /"PRIVATE KEY"; only CERTIFICATE blocks are allowed/],
+        ['junk.crt', 'this is not PEM\n', /: no PEM CERTIFICATE block found$/],
+        ['empty.crt', '', /: no PEM CERTIFICATE block found$/],
+        // Other blocks are skipped, as Kubernetes' CA readers do: a key alone is no bundle.
+        ['key.crt', caA.key.privateKeyPem, /: no PEM CERTIFICATE block found$/],
         ['der.crt', caA.der.toString('latin1'), /PEM/],
         [
           'broken.crt',
           '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
-          /: certificate 1 does not parse: /,
+          /: certificate #1 does not parse as X\.509$/,
         ],
       ];
       for (const [name, content, why] of cases) {

@@ -4,6 +4,7 @@
  * again (it may have rotated), an exec plugin is run again (exec-credentials.ts).
  */
 import { readFile } from 'node:fs/promises';
+import { fileErrorReason } from '../util/file-error.js';
 import { AttestorError } from '../errors.js';
 import type { KubeClientIdentity } from './access.js';
 import { readMaterialFile } from './pem.js';
@@ -54,12 +55,10 @@ export function tokenFileCredentials(path: string, where?: string): CredentialSo
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new AttestorError(
-        'ERR_INPUT',
-        `${source}: cannot read the file (${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')})`,
-        { cause: err, details },
-      );
+      throw new AttestorError('ERR_INPUT', `${source}: cannot read the file (${fileErrorReason(err)})`, {
+        cause: err,
+        details,
+      });
     }
     const token = text.trim();
     if (token === '') throw new AttestorError('ERR_INPUT', `${source}: the file is empty`, { details });

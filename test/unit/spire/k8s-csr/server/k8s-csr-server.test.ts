@@ -108,7 +108,7 @@ describe('k8s_csr server plugin process under a fake SPIRE host', () => {
       host.configure(TD, `clusters "a" {\n  ca_bundle_path = "${join(dir, 'missing.crt')}"\n}`),
       grpcCode(
         status.INVALID_ARGUMENT,
-        /clusters\."a"\.ca_bundle_path: cannot read .*missing\.crt: no such file/,
+        /clusters\."a"\.ca_bundle_path .*missing\.crt: cannot read the file \(no such file\)$/,
       ),
     );
     await assert.rejects(

@@ -1,14 +1,12 @@
+const REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+};
+
 /** Why a file could not be read, in the words messages use: the OS reason only, never content. */
 export function fileErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    default:
-      return code ?? 'unreadable';
-  }
+  if (code === undefined) return 'unreadable';
+  return REASONS[code] ?? code;
 }

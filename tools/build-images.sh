@@ -127,7 +127,8 @@ if [ "$print_only" = 1 ]; then
   exit $((missing * 3))
 fi
 
-command -v buildah >/dev/null || die "buildah is missing: it builds the images with no daemon and no registry; get it: apt-get install buildah"
+# buildah and flock, each named with how to get it (scripts/prereqs.mjs knows them).
+node "$repo/scripts/prereqs.mjs" images || exit 1
 [ "$(id -u)" = 0 ] || die "buildah's chroot isolation needs root here (this is uid $(id -u))"
 
 mkdir -p "$store"

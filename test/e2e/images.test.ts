@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -73,11 +73,15 @@ describe('container images (tools/build-images.sh)', () => {
     return i;
   };
 
-  /** Runs `argv` inside the image as its user, with only `env` (a container's starting point). */
-  const inImage = (name: ImageName, argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> => {
-    const img = image(name);
-    return new Promise((resolve, reject) => {
-      const child = spawn(chroot!, [`--userspec=${img.config.User ?? '0:0'}`, img.rootfs, ...argv], {
+  /** Runs `argv` chrooted into `rootfs` as `user`, with only `env` (a container's starting point). */
+  const spawnIn = (
+    rootfs: string,
+    user: string,
+    argv: readonly string[],
+    env: NodeJS.ProcessEnv,
+  ): Promise<Ran> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(chroot!, [`--userspec=${user}`, rootfs, ...argv], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env,
       });
@@ -90,13 +94,14 @@ describe('container images (tools/build-images.sh)', () => {
         resolve({ code, stdout, stderr });
       });
     });
-  };
+  /** Runs `argv` inside the image as its user. */
+  const inImage = (name: ImageName, argv: readonly string[]): Promise<Ran> =>
+    spawnIn(image(name).rootfs, image(name).config.User ?? '0:0', argv, {});
 
-  /** The first stdout line of a plugin started inside the image as SPIRE starts it. */
-  const handshakeLine = (name: ImageName, plugin: string): Promise<string> => {
-    const img = image(name);
-    return new Promise((resolve, reject) => {
-      const child = spawn(chroot!, [`--userspec=${img.config.User ?? '0:0'}`, img.rootfs, plugin], {
+  /** The first stdout line of a plugin started chrooted into `rootfs` as SPIRE starts it. */
+  const handshakeIn = (rootfs: string, user: string, argv: readonly string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(chroot!, [`--userspec=${user}`, rootfs, ...argv], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { NodeAttestor: 'NodeAttestor', PLUGIN_PROTOCOL_VERSIONS: '1' },
       });
@@ -113,10 +118,12 @@ describe('container images (tools/build-images.sh)', () => {
       });
       child.once('error', reject);
       child.once('exit', (code) => {
-        if (!out.includes('\n')) reject(new Error(`${plugin} exited ${String(code)} before a line: ${err}`));
+        if (!out.includes('\n'))
+          reject(new Error(`${argv.join(' ')} exited ${String(code)} before a line: ${err}`));
       });
     });
-  };
+  const handshakeLine = (name: ImageName, plugin: string): Promise<string> =>
+    handshakeIn(image(name).rootfs, image(name).config.User ?? '0:0', [plugin]);
 
   before(
     async () => {
@@ -246,6 +253,40 @@ describe('container images (tools/build-images.sh)', () => {
       );
     });
   }
+
+  it('beside a SPIRE image without glibc, the copied executable runs only through its copied loader', async () => {
+    // What an init container (or an image volume) puts in a shared volume next to SPIRE's
+    // official FROM-scratch images: the executable, the loader and the libraries, nothing else.
+    const from = image('node-attestor').rootfs;
+    const scratch = join(work, 'scratch-spire');
+    const libDir = join(from, 'lib', 'x86_64-linux-gnu');
+    mkdirSync(join(scratch, 'plugins', 'lib'), { recursive: true });
+    mkdirSync(join(scratch, 'tmp'), { mode: 0o1777 });
+    chmodSync(join(scratch, 'tmp'), 0o1777);
+    copyFileSync(join(from, 'usr/local/bin/node-attestor'), join(scratch, 'plugins/node-attestor'));
+    chmodSync(join(scratch, 'plugins/node-attestor'), 0o755);
+    copyFileSync(join(from, 'lib64/ld-linux-x86-64.so.2'), join(scratch, 'plugins/ld-linux-x86-64.so.2'));
+    chmodSync(join(scratch, 'plugins/ld-linux-x86-64.so.2'), 0o755);
+    for (const lib of readdirSync(libDir)) copyFileSync(join(libDir, lib), join(scratch, 'plugins/lib', lib));
+    const inScratch = (argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> =>
+      spawnIn(scratch, '65532:65532', argv, env);
+    // Alone, its interpreter (/lib64/ld-linux-x86-64.so.2) is missing: exec fails with ENOENT.
+    const alone = await inScratch(['/plugins/node-attestor', '--help']);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /No such file or directory/);
+    // Through the loader: plugin_cmd = the loader, plugin_args = these.
+    const viaLoader = [
+      '/plugins/ld-linux-x86-64.so.2',
+      '--library-path',
+      '/plugins/lib',
+      '/plugins/node-attestor',
+      'k8s-csr-server-plugin',
+    ];
+    const refused = await inScratch(viaLoader);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /NodeAttestor=NodeAttestor is not set/);
+    assert.match(await handshakeIn(scratch, '65532:65532', viaLoader), /^1\|1\|unix\|\/tmp\/\S+\|grpc\|?$/);
+  });
 
   it('each archive names its image (what ctr images import tags it as)', () => {
     assert.equal(image('node-attestor').refName, 'localhost/node-attestor:0.1.0');

@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     --print) print_only=1 ;;
     --context) [ $# -ge 2 ] || die "--context needs a directory"; context_dir=$2; shift ;;
     node-attestor | spire-server | spire-agent) images+=("$1") ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-images: unknown argument '$1' (want node-attestor, spire-server, spire-agent, --print or --context DIR)" >&2; exit 2 ;;
   esac
   shift

@@ -14,14 +14,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "image-rootfs: $*" >&2; exit 1; }
+usage() { echo "image-rootfs: $* (usage: image-rootfs.sh plan <spec>... | assemble <dir> <spec>...)" >&2; exit 2; }
 
-[ $# -ge 1 ] || die "usage: image-rootfs.sh plan <spec>... | assemble <dir> <spec>..."
+[ $# -ge 1 ] || usage "no mode"
 mode=$1
 shift
 case "$mode" in
   plan) ;;
-  assemble) [ $# -ge 1 ] || die "assemble needs a directory"; out=$1; shift ;;
-  *) die "unknown mode '$mode' (want plan or assemble)" ;;
+  assemble) [ $# -ge 1 ] || usage "assemble needs a directory"; out=$1; shift ;;
+  *) usage "unknown mode '$mode'" ;;
 esac
 
 # The CA bundle Debian's ca-certificates package writes; the same path every glibc distribution's

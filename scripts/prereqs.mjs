@@ -4,7 +4,7 @@
 // it, and exits 1; prints nothing and exits 0 when all is there. Plain Node, no dependencies.
 //
 // usage: node scripts/prereqs.mjs <purpose> [component ...]
-//   purpose: test-bins | cluster | demo | e2e | bench
+//   purpose: test-bins | cluster | demo | e2e | bench | images
 //   components (test-bins only): kubernetes etcd spire (default: all)
 // The tools needed to build the test binaries (Go, gcc, flock, disk space) are checked only while
 // some binary the purpose needs is not built yet (tools/build-test-bins.sh --plan says which).
@@ -26,6 +26,10 @@ const TOOLS = {
     why: 'the local control plane and SPIRE are started through setpriv --pdeathsig (util-linux, Linux only)',
     get: 'apt-get install util-linux',
   },
+  buildah: {
+    why: 'builds the container images with no daemon and no registry (tools/build-images.sh)',
+    get: 'apt-get install buildah',
+  },
   openssl: {
     why: 'the bootstrap-credential scripts (keys/node-attestor/) and the certificate checks',
     get: 'apt-get install openssl',
@@ -37,8 +41,10 @@ const PURPOSES = {
   'test-bins': { components: ALL, run: [] },
   cluster: { components: ['kubernetes', 'etcd'], run: ['setpriv'] },
   demo: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
-  e2e: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
+  e2e: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'buildah'] },
   bench: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
+  // The SPIRE binaries it packs are built (and their tools checked) by build-test-bins.sh first.
+  images: { components: [], run: ['bash', 'flock', 'buildah'] },
 };
 
 // Disk a cold build of each component takes (Go module cache + Go build cache + binaries),
@@ -101,7 +107,9 @@ if (purpose !== 'test-bins' && process.platform !== 'linux')
 
 // What is not built yet, and where it would go; only then do the build tools matter.
 let plan;
-if (which('bash') === undefined) {
+if (components.length === 0) {
+  plan = ''; // nothing to build
+} else if (which('bash') === undefined) {
   runTools.add('bash'); // reported below; without bash nothing can be built or even looked up
 } else {
   try {

@@ -13,7 +13,7 @@ const FAKE_GO = join(REPO_ROOT, 'test', 'support', 'fake-go.mjs');
 /** Real tools the scripts run before any build starts (bash and what the script itself uses). */
 export const SHELL_TOOLS = ['bash', 'awk', 'dirname'] as const;
 /** Tools prereqs.mjs looks for; the sandbox has an empty stand-in for each unless left out. */
-const CHECKED_TOOLS = ['gcc', 'flock', 'setpriv', 'openssl'] as const;
+const CHECKED_TOOLS = ['gcc', 'flock', 'setpriv', 'openssl', 'buildah'] as const;
 
 export interface Run {
   readonly status: number | null;
@@ -34,7 +34,7 @@ export interface Sandbox {
 
 /**
  * A temp dir whose bin/ holds node, the real bash/awk/dirname, the fake go and an empty stand-in
- * for gcc, flock, setpriv and openssl, minus `without`; runs see only that bin/ on PATH (or, with
+ * for gcc, flock, setpriv, openssl and buildah, minus `without`; runs see only that bin/ on PATH (or, with
  * `realPath`, that bin/ in front of the real PATH).
  */
 export function sandbox(o: { without?: readonly string[]; realPath?: boolean } = {}): Sandbox {

@@ -50,6 +50,26 @@ describe('prerequisite check (scripts/prereqs.mjs)', { skip: needs(...SHELL_TOOL
     assert.doesNotMatch(r.stderr, /- gcc|- openssl/);
   });
 
+  it('npm run images stops in seconds without buildah, naming the package, and asks for no Go or gcc', () => {
+    const b = box({ without: ['buildah', 'go', 'gcc'] });
+    const r = b.run(process.execPath, [PREREQS, 'images']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(r.ms < QUICK_MS, `took ${r.ms.toFixed(0)} ms`);
+    assert.match(r.stderr, /^node-attestor: cannot start npm run images; missing:$/m);
+    assert.match(
+      r.stderr,
+      /^ {2}- buildah: builds the container images with no daemon and no registry \(tools\/build-images\.sh\)\n {6}get it: apt-get install buildah$/m,
+    );
+    assert.doesNotMatch(r.stderr, /- Go|- gcc/);
+  });
+
+  it('the end-to-end suite needs buildah too (its image test builds the images)', () => {
+    const b = box({ without: ['buildah'] });
+    const r = b.run(process.execPath, [PREREQS, 'e2e']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^ {2}- buildah: /m);
+  });
+
   it('lists every missing item at once', () => {
     const b = box({ without: ['gcc', 'setpriv', 'openssl', 'flock'] });
     const r = b.run(process.execPath, [PREREQS, 'e2e']);

@@ -222,6 +222,8 @@ function readFields(buf: Buffer, t: TbsParts): CertificateFields {
   const times = tlvChildren(buf, t.validity, 'validity');
   const [notBefore, notAfter] = times;
   if (notBefore === undefined || notAfter === undefined) throw new DerError('validity: incomplete');
+  const from = decodeTime({ tag: notBefore.tag, content: buf.subarray(notBefore.start, notBefore.end) });
+  const to = decodeTime({ tag: notAfter.tag, content: buf.subarray(notAfter.start, notAfter.end) });
   const subject = readName(buf, t.subject, 'subject');
   const issuer = readName(buf, t.issuer, 'issuer');
   if (t.after === undefined) throw new DerError('subjectPublicKeyInfo: missing or malformed');
@@ -239,8 +241,8 @@ function readFields(buf: Buffer, t: TbsParts): CertificateFields {
     pos = el.end;
   }
   return {
-    notBefore: decodeTime({ tag: notBefore.tag, content: buf.subarray(notBefore.start, notBefore.end) }),
-    notAfter: decodeTime({ tag: notAfter.tag, content: buf.subarray(notAfter.start, notAfter.end) }),
+    notBefore: from,
+    notAfter: to,
     subject: subject.rdns,
     basicConstraints: extensions.basicConstraints,
     keyUsage: extensions.keyUsage,

@@ -14,7 +14,8 @@ export interface BasicConstraints {
   readonly pathLength: number | undefined;
 }
 
-export interface Extensions {
+/** The extensions the checks decide on. */
+export interface ExtensionFacts {
   readonly basicConstraints: BasicConstraints | undefined;
   /** keyUsage bits as @peculiar/x509's KeyUsageFlags number them (bit i of the BIT STRING is 2^i). */
   readonly keyUsage: number | undefined;
@@ -26,19 +27,49 @@ export interface Extensions {
   readonly authorityKeyId: string | undefined;
   /** OIDs of every extension marked critical. */
   readonly criticalExtensions: readonly string[];
+}
+
+/** Just the ExtensionFacts of `from` (which may be a larger object). */
+export function extensionFacts(from: ExtensionFacts): ExtensionFacts {
+  return {
+    basicConstraints: from.basicConstraints,
+    keyUsage: from.keyUsage,
+    extKeyUsage: from.extKeyUsage,
+    hasSubjectAltName: from.hasSubjectAltName,
+    subjectKeyId: from.subjectKeyId,
+    authorityKeyId: from.authorityKeyId,
+    criticalExtensions: from.criticalExtensions,
+  };
+}
+
+export interface Extensions extends ExtensionFacts {
   /** OIDs of every extension, in order. */
   readonly extensionTypes: readonly string[];
   readonly canonical: boolean;
 }
 
-/** The extension types whose values this module decodes. */
-export const DECODED_EXTENSIONS: ReadonlySet<string> = new Set([
-  OID.basicConstraints,
-  OID.keyUsage,
-  OID.extKeyUsage,
-  OID.subjectKeyIdentifier,
-  OID.authorityKeyIdentifier,
+type Usual = (yes: boolean) => void;
+type Decoded = { -readonly [K in keyof ExtensionFacts]: ExtensionFacts[K] };
+
+type Decoder = (buf: Buffer, value: Tlv, out: Decoded, usual: Usual) => void;
+
+/** Each decoded extension type, and where its value goes. */
+const DECODERS: ReadonlyMap<string, Decoder> = new Map<string, Decoder>([
+  [
+    OID.basicConstraints,
+    (buf, v, out, usual) => void (out.basicConstraints = basicConstraints(buf, v, usual)),
+  ],
+  [OID.keyUsage, (buf, v, out, usual) => void (out.keyUsage = keyUsage(buf, v, usual))],
+  [OID.extKeyUsage, (buf, v, out, usual) => void (out.extKeyUsage = extKeyUsage(buf, v, usual))],
+  [OID.subjectKeyIdentifier, (buf, v, out, usual) => void (out.subjectKeyId = subjectKeyId(buf, v, usual))],
+  [
+    OID.authorityKeyIdentifier,
+    (buf, v, out, usual) => void (out.authorityKeyId = authorityKeyId(buf, v, usual)),
+  ],
 ]);
+
+/** The extension types whose values this module decodes. */
+export const DECODED_EXTENSIONS: ReadonlySet<string> = new Set(DECODERS.keys());
 
 export const NO_EXTENSIONS: Extensions = Object.freeze({
   basicConstraints: undefined,
@@ -79,38 +110,17 @@ export function readExtensions(buf: Buffer, el: Tlv): Extensions {
     const value = expectTag(parts[parts.length - 1], TAG.octetString, 'extnValue');
     if (critical) out.criticalExtensions.push(type);
     // RFC 5280 §4.2: at most once. The first one is read; the certificate is not canonical.
-    if (out.extensionTypes.includes(type)) {
+    const duplicate = out.extensionTypes.includes(type);
+    out.extensionTypes.push(type);
+    if (duplicate) {
       out.canonical = false;
-      out.extensionTypes.push(type);
       continue;
     }
-    out.extensionTypes.push(type);
-    switch (type) {
-      case OID.basicConstraints:
-        out.basicConstraints = basicConstraints(buf, value, usual);
-        break;
-      case OID.keyUsage:
-        out.keyUsage = keyUsage(buf, value, usual);
-        break;
-      case OID.extKeyUsage:
-        out.extKeyUsage = extKeyUsage(buf, value, usual);
-        break;
-      case OID.subjectKeyIdentifier:
-        out.subjectKeyId = subjectKeyId(buf, value, usual);
-        break;
-      case OID.authorityKeyIdentifier:
-        out.authorityKeyId = authorityKeyId(buf, value, usual);
-        break;
-      case OID.subjectAltName:
-        out.hasSubjectAltName = true;
-        break;
-      default:
-    }
+    if (type === OID.subjectAltName) out.hasSubjectAltName = true;
+    DECODERS.get(type)?.(buf, value, out, usual);
   }
   return out;
 }
-
-type Usual = (yes: boolean) => void;
 
 /** A one-byte BOOLEAN: 0xff, or the explicit FALSE (0x00) DER leaves out but every decoder reads. */
 export function readBoolean(buf: Buffer, el: Tlv | undefined, what: string): boolean {

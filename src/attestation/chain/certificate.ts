@@ -20,7 +20,12 @@ import { hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestorError, type ErrorCode } from '../../errors.js';
 import { readCertificateDer, type CertificateDer } from '../../x509/certificate-reader.js';
 import { DerError } from '../../x509/der.js';
-import { DECODED_EXTENSIONS, type BasicConstraints } from '../../x509/extensions.js';
+import {
+  DECODED_EXTENSIONS,
+  extensionFacts,
+  type BasicConstraints,
+  type ExtensionFacts,
+} from '../../x509/extensions.js';
 import { loadX509 } from '../../x509/load-peculiar.js';
 import { ATTRIBUTE_TYPES, OID } from '../../x509/oids.js';
 import type { X509Lib } from '../../x509/peculiar.js';
@@ -33,7 +38,7 @@ export interface SubjectAttribute {
   readonly value: string;
 }
 
-export interface CertificateFacts {
+export interface CertificateFacts extends ExtensionFacts {
   readonly cert: X509Certificate;
   readonly der: Buffer;
   /** Lowercase hex SHA-1 of the DER, x509pop's fingerprint. */
@@ -55,17 +60,6 @@ export interface CertificateFacts {
   /** DER of the signature algorithm's parameters element, when present (see certificate-reader.ts). */
   readonly signatureParameters: Buffer | undefined;
   readonly signatureAlgorithmsMatch: boolean;
-  readonly basicConstraints: BasicConstraints | undefined;
-  /** keyUsage bits as @peculiar/x509's KeyUsageFlags, or undefined when the extension is absent. */
-  readonly keyUsage: number | undefined;
-  /** Extended key usage OIDs, or undefined when the extension is absent. */
-  readonly extKeyUsage: readonly string[] | undefined;
-  readonly hasSubjectAltName: boolean;
-  /** Lowercase hex key identifiers, when present. */
-  readonly subjectKeyId: string | undefined;
-  readonly authorityKeyId: string | undefined;
-  /** OIDs of every extension marked critical. */
-  readonly criticalExtensions: readonly string[];
   readonly publicKey: KeyObject;
 }
 
@@ -203,29 +197,14 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
     signatureAlgorithm: spans.signatureAlgorithm,
     signatureParameters: spans.signatureParameters,
     signatureAlgorithmsMatch: spans.signatureAlgorithmsMatch,
-    basicConstraints: fields.basicConstraints,
-    keyUsage: fields.keyUsage,
-    extKeyUsage: fields.extKeyUsage,
-    hasSubjectAltName: fields.hasSubjectAltName,
-    subjectKeyId: fields.subjectKeyId,
-    authorityKeyId: fields.authorityKeyId,
-    criticalExtensions: fields.criticalExtensions,
+    ...extensionFacts(fields),
     publicKey,
   });
 }
 
 /** What build() takes from a reader; subject and issuer text only when it had them anyway. */
-export type ReadFields = Pick<
-  CertificateFacts,
-  | 'subjectRdns'
-  | 'basicConstraints'
-  | 'keyUsage'
-  | 'extKeyUsage'
-  | 'hasSubjectAltName'
-  | 'subjectKeyId'
-  | 'authorityKeyId'
-  | 'criticalExtensions'
-> &
+export type ReadFields = ExtensionFacts &
+  Pick<CertificateFacts, 'subjectRdns'> &
   Partial<Pick<CertificateFacts, 'subject' | 'issuer'>>;
 
 /**

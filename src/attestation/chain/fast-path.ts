@@ -14,7 +14,7 @@
  */
 import type { CertificateDer } from '../../x509/certificate-reader.js';
 import { DerError } from '../../x509/der.js';
-import { DECODED_EXTENSIONS } from '../../x509/extensions.js';
+import { DECODED_EXTENSIONS, extensionFacts } from '../../x509/extensions.js';
 import type { Rdn } from '../../x509/name.js';
 import type { ReadFields, SubjectAttribute } from './certificate.js';
 
@@ -41,16 +41,7 @@ export function fastFields(
     if (grouped === undefined) return undefined;
     subjectRdns.push(grouped);
   }
-  return {
-    subjectRdns,
-    basicConstraints: fields.basicConstraints,
-    keyUsage: fields.keyUsage,
-    extKeyUsage: fields.extKeyUsage,
-    hasSubjectAltName: fields.hasSubjectAltName,
-    subjectKeyId: fields.subjectKeyId,
-    authorityKeyId: fields.authorityKeyId,
-    criticalExtensions: fields.criticalExtensions,
-  };
+  return { subjectRdns, ...extensionFacts(fields) };
 }
 
 /**

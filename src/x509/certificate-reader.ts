@@ -18,6 +18,7 @@
 import { DerError, TAG, decodeTime, expectTag, oidAt, readTlv, tlvChildren, type Tlv } from './der.js';
 import { NO_EXTENSIONS, readExtensions, readCount, type Extensions } from './extensions.js';
 import { readName, type Rdn } from './name.js';
+import { OID } from './oids.js';
 import { isPlainElement } from './plain.js';
 
 export interface CertificateFields extends Omit<Extensions, 'canonical'> {
@@ -124,11 +125,14 @@ export function readCertificateDer(der: Uint8Array): CertificateDer {
 
 /**
  * The fields of a certificate, as the identity code reads them: a DerError (ERR_INPUT,
- * "malformed DER: …") when the certificate does not read.
+ * "malformed DER: …") when the certificate does not read, or its extKeyUsage (the one extension
+ * that code decides on) does not.
  */
 export function readCertificateFields(der: Uint8Array): CertificateFields {
   const { fields } = readCertificateDer(der);
   if (fields instanceof DerError) throw fields;
+  const eku = fields.unreadable.get(OID.extKeyUsage);
+  if (eku !== undefined) throw eku;
   return fields;
 }
 
@@ -252,6 +256,7 @@ function readFields(buf: Buffer, t: TbsParts): CertificateFields {
     authorityKeyId: extensions.authorityKeyId,
     criticalExtensions: extensions.criticalExtensions,
     extensionTypes: extensions.extensionTypes,
+    unreadable: extensions.unreadable,
     canonical:
       t.framing &&
       times.length === 2 &&

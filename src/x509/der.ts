@@ -119,7 +119,7 @@ export function tlvChildren(buf: Uint8Array, el: Tlv, what: string): Tlv[] {
 /** The one TLV that fills `el`'s content exactly (an explicit tag's element, an OCTET STRING's value). */
 export function onlyTlv(buf: Uint8Array, el: Tlv, what: string): Tlv {
   const inner = readTlv(buf, el.start, el.end, what);
-  if (inner.end !== el.end) throw new DerError(`${what}: trailing bytes`);
+  if (inner.end !== el.end) throw new DerError(`${what}: ${el.end - inner.end} trailing bytes`);
   return inner;
 }
 

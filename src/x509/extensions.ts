@@ -1,10 +1,12 @@
 /**
  * A certificate's extensions ([3] EXPLICIT SEQUENCE OF Extension), and the values of those the
  * checks decide on: basicConstraints, keyUsage, extKeyUsage, the subject and authority key
- * identifiers. Anything that is not DER is a DerError; what is DER but outside the usual form
- * (a duplicate extension, an empty extKeyUsage, an authority key identifier naming the issuer,
- * a path length or key usage longer than any real one) is read as well as it can be and marked
- * not canonical (see certificate-reader.ts).
+ * identifiers. A list that is not DER is a DerError. One extension whose value (or critical
+ * flag) is not DER is noted in `unreadable` and left out, so that each caller decides whether it
+ * needs that one (OpenSSL too reads extensions only when asked). What is DER but outside the
+ * usual form (a duplicate extension, an empty extKeyUsage, an authority key identifier naming
+ * the issuer, a path length or key usage longer than any real one) is read as well as it can be.
+ * Either way the certificate is not canonical (see certificate-reader.ts).
  */
 import { DerError, TAG, expectTag, oidAt, onlyTlv, tlvChildren, type Tlv } from './der.js';
 import { OID } from './oids.js';
@@ -45,6 +47,8 @@ export function extensionFacts(from: ExtensionFacts): ExtensionFacts {
 export interface Extensions extends ExtensionFacts {
   /** OIDs of every extension, in order. */
   readonly extensionTypes: readonly string[];
+  /** Extensions whose value or critical flag is not DER, with the first problem met in each. */
+  readonly unreadable: ReadonlyMap<string, DerError>;
   readonly canonical: boolean;
 }
 
@@ -80,6 +84,7 @@ export const NO_EXTENSIONS: Extensions = Object.freeze({
   authorityKeyId: undefined,
   criticalExtensions: Object.freeze([]),
   extensionTypes: Object.freeze([]),
+  unreadable: new Map(),
   canonical: true,
 });
 
@@ -97,6 +102,7 @@ export function readExtensions(buf: Buffer, el: Tlv): Extensions {
     authorityKeyId: undefined as string | undefined,
     criticalExtensions: [] as string[],
     extensionTypes: [] as string[],
+    unreadable: new Map<string, DerError>(),
     canonical: true,
   };
   const usual = (yes: boolean): void => {
@@ -104,20 +110,22 @@ export function readExtensions(buf: Buffer, el: Tlv): Extensions {
   };
   for (const ext of tlvChildren(buf, list, 'Extensions')) {
     const parts = tlvChildren(buf, expectTag(ext, TAG.sequence, 'Extension'), 'Extension');
-    if (parts.length < 2 || parts.length > 3) throw new DerError('Extension: expected 2 or 3 elements');
     const type = oidAt(buf, parts[0], 'extnID');
-    const critical = parts.length === 3 && readBoolean(buf, parts[1], 'critical');
-    const value = expectTag(parts[parts.length - 1], TAG.octetString, 'extnValue');
-    if (critical) out.criticalExtensions.push(type);
     // RFC 5280 §4.2: at most once. The first one is read; the certificate is not canonical.
     const duplicate = out.extensionTypes.includes(type);
     out.extensionTypes.push(type);
-    if (duplicate) {
-      out.canonical = false;
-      continue;
-    }
+    if (duplicate) out.canonical = false;
     if (type === OID.subjectAltName) out.hasSubjectAltName = true;
-    DECODERS.get(type)?.(buf, value, out, usual);
+    try {
+      if (parts.length < 2 || parts.length > 3) throw new DerError('Extension: expected 2 or 3 elements');
+      const value = expectTag(parts[parts.length - 1], TAG.octetString, 'extnValue');
+      if (!duplicate) DECODERS.get(type)?.(buf, value, out, usual);
+      if (parts.length === 3 && readBoolean(buf, parts[1], 'critical')) out.criticalExtensions.push(type);
+    } catch (err) {
+      if (!(err instanceof DerError)) throw err;
+      out.canonical = false;
+      if (!duplicate && !out.unreadable.has(type)) out.unreadable.set(type, err);
+    }
   }
   return out;
 }

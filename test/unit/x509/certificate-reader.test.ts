@@ -174,6 +174,33 @@ describe('readCertificateDer', () => {
     );
   });
 
+  it('notes an extension whose value is not DER; the identity code refuses only a broken extKeyUsage', async () => {
+    const { key } = await createCa();
+    const badBoolean = Buffer.from([0x30, 0x03, 0x01, 0x01, 0x01]); // cA as BOOLEAN 0x01: BER, not DER
+    const bc = await createCert({
+      subject: 'CN=bc',
+      key,
+      extKeyUsage: [EKU.clientAuth],
+      extraExtensions: [new x509.Extension(OID.basicConstraints, true, badBoolean)],
+    });
+    const f = readCertificateFields(bc.der);
+    assert.equal(f.canonical, false);
+    assert.equal(f.basicConstraints, undefined);
+    assert.match(f.unreadable.get(OID.basicConstraints)?.message ?? '', /cA: not a DER BOOLEAN/);
+    assert.deepEqual(f.extKeyUsage, [EKU.clientAuth]);
+
+    const eku = await createCert({
+      subject: 'CN=eku',
+      key,
+      extraExtensions: [new x509.Extension(OID.extKeyUsage, false, Buffer.from([0x30, 0x02, 0x05, 0x00]))],
+    });
+    assert.ok(fieldsOf(eku.der).unreadable.has(OID.extKeyUsage));
+    assert.throws(
+      () => readCertificateFields(eku.der),
+      (err) => isAttestorError(err, 'ERR_INPUT') && err.message.includes('KeyPurposeId: expected tag 0x6'),
+    );
+  });
+
   it('reads what is DER but unusual, and says it is not canonical', async () => {
     const key = await createCa();
     const notCanonical = async (o: Parameters<typeof createCert>[0]): Promise<CertificateFields> => {

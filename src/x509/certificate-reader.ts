@@ -10,7 +10,8 @@
  *   ~80 µs on a new key). Framing that is not DER here throws a DerError;
  * - the fields: validity as Dates, the subject as ordered RDNs, the extensions the checks use
  *   (./extensions.ts). Where they are not DER, `fields` is the DerError instead, so that the
- *   server can leave such a certificate to @peculiar/x509 and the identity code can refuse it;
+ *   server can leave such a certificate to @peculiar/x509 and the identity code can refuse it
+ *   (one extension's value that is not DER is only noted: see there);
  * - whether the certificate is canonical: in the plain shape every decoder reads alike (see
  *   `CertificateFields.canonical`), which is when the server may take these fields for the ones
  *   @peculiar/x509 would give.
@@ -30,8 +31,8 @@ export interface CertificateFields extends Omit<Extensions, 'canonical'> {
    * Canonical: version v2 or v3 stated; non-empty whole-octet signature and key BIT STRINGs; an
    * SPKI of exactly an algorithm and a key; algorithm parameters and issuer attribute values
    * plain (./plain.ts); the inner signature algorithm equal to the outer one; exactly two
-   * times; subject values printable text; no unique identifiers; every extension once, the
-   * decoded ones in their usual form (./extensions.ts).
+   * times; subject values printable text; no unique identifiers; every extension once and
+   * readable, the decoded ones in their usual form (./extensions.ts).
    */
   readonly canonical: boolean;
 }

@@ -7,12 +7,12 @@
  * The API server has already verified the request's self-signature at create time (422
  * otherwise) and spec is immutable, so the signature is not checked again here.
  */
-import { formatSubject, parseName, type Rdn } from '../csr/cert-fields.js';
 import { NODE_CLIENT_SIGNER, nodeNameFromSubject, nodeNameProblem } from '../csr/profile.js';
 import type { CsrObject } from '../kube/csr-api.js';
 import { decodeStdBase64 } from '../util/base64.js';
 import { DerError, TAG, childrenOf, decodeOid, expectTag, parseDer } from '../x509/der.js';
 import { formatLimit, MAX_CSR_REQUEST_BYTES } from '../x509/limits.js';
+import { formatSubject, parseName, type Rdn } from '../x509/name.js';
 import { readPemBlocks } from '../x509/pem.js';
 
 /** PKCS#9 extensionRequest: the one attribute a request without extensions may still carry (empty). */
@@ -70,7 +70,7 @@ function requestContents(der: Buffer): RequestContents {
   const req = expectTag(parseDer(der, 'CertificationRequest'), TAG.sequence, 'CertificationRequest');
   const [info] = childrenOf(req, 'CertificationRequest');
   const fields = childrenOf(expectTag(info, TAG.sequence, 'certificationRequestInfo'), 'info');
-  const subject = parseName(expectTag(fields[1], TAG.sequence, 'subject'));
+  const subject = parseName(expectTag(fields[1], TAG.sequence, 'subject'), 'subject');
   expectTag(fields[2], TAG.sequence, 'subjectPKInfo');
   const otherAttributes: string[] = [];
   const extensions: string[] = [];

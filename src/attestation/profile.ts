@@ -12,7 +12,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { NODE_CN_PREFIX, NODE_ORGANIZATION, nodeNameProblem } from '../csr/profile.js';
 import { AttestorError } from '../errors.js';
-import { KeyUsage, OID, readCertificate, type SubjectAttribute } from './chain/certificate.js';
+import { OID } from '../x509/oids.js';
+import { KeyUsage, readCertificate, type SubjectAttribute } from './chain/certificate.js';
 import { quote } from './internal/text.js';
 import { describeKey, popKind } from './pop-key.js';
 

@@ -4,7 +4,8 @@
  * registration entries written for x509pop carry over.
  */
 import type { X509Certificate } from 'node:crypto';
-import { OID, readCertificate } from './chain/certificate.js';
+import { OID } from '../x509/oids.js';
+import { readCertificate } from './chain/certificate.js';
 
 /** What a Node lookup found; labels are already filtered to the allow-list by the caller. */
 export interface NodeFacts {

@@ -5,8 +5,8 @@
  * these definitions.
  */
 import { AttestorError } from '../errors.js';
-import { OID } from './cert-fields.js';
-import type { Rdn } from './cert-fields.js';
+import type { Rdn } from '../x509/name.js';
+import { OID } from '../x509/oids.js';
 
 export const NODE_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
 export const NODE_ORGANIZATION = 'system:nodes';

@@ -7,7 +7,7 @@
 import { sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { AttestorError } from '../errors.js';
-import { OID } from './cert-fields.js';
+import { OID } from '../x509/oids.js';
 import { spkiDer, type KeyType } from './keys.js';
 import { NODE_ORGANIZATION, nodeCommonName, validateNodeName } from './profile.js';
 import {

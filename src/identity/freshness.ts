@@ -1,7 +1,7 @@
 /** Whether a stored identity can be used as it is, or why a new one must be requested. */
 import type { KeyType } from '../csr/keys.js';
 import { NODE_CN_PREFIX } from '../csr/profile.js';
-import { formatSubject } from '../csr/cert-fields.js';
+import { formatSubject } from '../x509/name.js';
 import type { StoredIdentity } from './read.js';
 
 const MIN_RENEW_BEFORE_MS = 60_000;

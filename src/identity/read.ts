@@ -6,8 +6,8 @@ import { createPrivateKey } from 'node:crypto';
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFile, readlink } from 'node:fs/promises';
 import { isAttestorError } from '../errors.js';
-import { certificateFields } from '../csr/cert-fields.js';
-import type { Rdn } from '../csr/cert-fields.js';
+import { readCertificateFields } from '../x509/certificate-reader.js';
+import type { Rdn } from '../x509/name.js';
 import { keyMatchesCertificate, keyTypeOf } from '../csr/keys.js';
 import type { KeyType } from '../csr/keys.js';
 import { nodeNameFromSubject } from '../csr/profile.js';
@@ -157,7 +157,7 @@ export function parseIdentity(
     return broken(paths, `${paths.keyPath} does not match the certificate in ${paths.certPath}`);
   let fields;
   try {
-    fields = certificateFields(leaf.raw);
+    fields = readCertificateFields(leaf.raw);
   } catch (err) {
     if (!isAttestorError(err)) throw err;
     return broken(paths, `${paths.certPath}: ${err.message}`);

@@ -6,8 +6,8 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { AttestorError } from '../errors.js';
-import { certificateFields, formatSubject } from '../csr/cert-fields.js';
-import type { CertificateFields } from '../csr/cert-fields.js';
+import { readCertificateFields, type CertificateFields } from '../x509/certificate-reader.js';
+import { formatSubject } from '../x509/name.js';
 import { spkiDer } from '../csr/keys.js';
 import { CLIENT_AUTH_EKU, NODE_ORGANIZATION, nodeCommonName, nodeNameFromSubject } from '../csr/profile.js';
 import { parseCertificateChain } from './chain.js';
@@ -41,7 +41,7 @@ export function verifyIssuedCertificate(chainPem: string, o: VerifyIssuedOptions
   let fields: CertificateFields;
   try {
     chain = parseCertificateChain(chainPem);
-    fields = certificateFields(chain[0].raw);
+    fields = readCertificateFields(chain[0].raw);
   } catch (err) {
     throw mismatch(`is not usable (${err instanceof Error ? err.message : String(err)})`, err);
   }

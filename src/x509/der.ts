@@ -30,6 +30,7 @@ export const TAG = {
   integer: 0x02,
   bitString: 0x03,
   octetString: 0x04,
+  null: 0x05,
   oid: 0x06,
   utf8String: 0x0c,
   printableString: 0x13,
@@ -103,6 +104,42 @@ export function expectTag<T extends { readonly tag: number }>(
   return el;
 }
 
+/** The TLVs inside constructed `el` of `buf`; they must fill it exactly. */
+export function tlvChildren(buf: Uint8Array, el: Tlv, what: string): Tlv[] {
+  if ((el.tag & 0x20) === 0) throw new DerError(`${what}: tag 0x${el.tag.toString(16)} is not constructed`);
+  const out: Tlv[] = [];
+  for (let pos = el.start; pos < el.end;) {
+    const child = readTlv(buf, pos, el.end, what);
+    out.push(child);
+    pos = child.end;
+  }
+  return out;
+}
+
+/** The one TLV that fills `el`'s content exactly (an explicit tag's element, an OCTET STRING's value). */
+export function onlyTlv(buf: Uint8Array, el: Tlv, what: string): Tlv {
+  const inner = readTlv(buf, el.start, el.end, what);
+  if (inner.end !== el.end) throw new DerError(`${what}: ${el.end - inner.end} trailing bytes`);
+  return inner;
+}
+
+/** Decoded OIDs by their content octets (as latin1 text); the same few recur in every certificate. */
+const oidMemo = new Map<string, string>();
+const OID_MEMO_LIMIT = 512;
+
+/** The dotted text of the OBJECT IDENTIFIER `el` (a DerError naming `what` if it is not one). */
+export function oidAt(buf: Buffer, el: Tlv | undefined, what: string): string {
+  const o = expectTag(el, TAG.oid, what);
+  const key = buf.toString('latin1', o.start, o.end);
+  let dotted = oidMemo.get(key);
+  if (dotted === undefined) {
+    dotted = decodeOidContent(buf.subarray(o.start, o.end));
+    // Bounded: a stream of certificates with made-up OIDs must not grow it without end.
+    if (oidMemo.size < OID_MEMO_LIMIT) oidMemo.set(key, dotted);
+  }
+  return dotted;
+}
+
 /** One element's tag and content octets, for walking a structure. */
 export interface DerNode {
   readonly tag: number;
@@ -118,16 +155,16 @@ export function parseDer(buf: Buffer, what = 'element'): DerNode {
 
 /** The TLVs inside a constructed node (SEQUENCE, SET, explicit tags); they must fill it exactly. */
 export function childrenOf(node: DerNode, what = 'element'): DerNode[] {
-  if ((node.tag & 0x20) === 0)
-    throw new DerError(`${what}: tag 0x${node.tag.toString(16)} is not constructed`);
   const { content } = node;
-  const out: DerNode[] = [];
-  for (let pos = 0; pos < content.length;) {
-    const tlv = readTlv(content, pos, content.length, what);
-    out.push({ tag: tlv.tag, content: content.subarray(tlv.start, tlv.end) });
-    pos = tlv.end;
-  }
-  return out;
+  return tlvChildren(content, nodeTlv(node), what).map((t) => ({
+    tag: t.tag,
+    content: content.subarray(t.start, t.end),
+  }));
+}
+
+/** `node` as a Tlv over its own content octets (its header is not there: offset is 0 too). */
+export function nodeTlv(node: DerNode): Tlv {
+  return { tag: node.tag, offset: 0, start: 0, end: node.content.length };
 }
 
 /** Dotted text of an OBJECT IDENTIFIER's content octets. */

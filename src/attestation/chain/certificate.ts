@@ -1,11 +1,13 @@
 /**
  * A read-only view of one certificate: node:crypto's X509Certificate for the key, signature and
- * validity, plus the fields Node 20 does not expose, read with @peculiar/x509 (extensions,
- * subject attributes) and our DER span reader (raw names, serial sign, signature OIDs). Built
- * once per certificate and cached, so trust bundles are parsed at configure time only.
+ * validity, plus the fields Node 20 does not expose, read with the strict certificate reader
+ * (src/x509/certificate-reader.ts: raw names, serial sign, signature OIDs, and for a canonical
+ * certificate the subject attributes and extensions) or, for any other certificate, with
+ * @peculiar/x509. Built once per certificate and cached, so trust bundles are parsed at
+ * configure time only.
  *
  * @peculiar/x509 costs about 3 ms per certificate, which made it most of an attestation's cost:
- * certificates in the usual canonical shape are read by fast-fields.ts instead, which gives the
+ * certificates in the usual canonical shape take the fast path (fast-path.ts), which gives the
  * same fields and leaves everything else to @peculiar/x509 (see there).
  *
  * @peculiar/x509 is also loaded only once a certificate outside that fast path (or the text of a
@@ -16,12 +18,19 @@
  */
 import { hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AttestorError, type ErrorCode } from '../../errors.js';
+import { readCertificateDer, type CertificateDer } from '../../x509/certificate-reader.js';
 import { DerError } from '../../x509/der.js';
+import {
+  DECODED_EXTENSIONS,
+  extensionFacts,
+  type BasicConstraints,
+  type ExtensionFacts,
+} from '../../x509/extensions.js';
 import { loadX509 } from '../../x509/load-peculiar.js';
+import { ATTRIBUTE_TYPES, OID } from '../../x509/oids.js';
 import type { X509Lib } from '../../x509/peculiar.js';
 import { noteKeyAlgorithm } from '../key-details.js';
-import { readCertificateSpans } from './cert-spans.js';
-import { readFastFields } from './fast-fields.js';
+import { fastFields } from './fast-path.js';
 
 export interface SubjectAttribute {
   /** Attribute type OID, e.g. 2.5.4.3 for CN. */
@@ -29,12 +38,7 @@ export interface SubjectAttribute {
   readonly value: string;
 }
 
-export interface BasicConstraints {
-  readonly ca: boolean;
-  readonly pathLength: number | undefined;
-}
-
-export interface CertificateFacts {
+export interface CertificateFacts extends ExtensionFacts {
   readonly cert: X509Certificate;
   readonly der: Buffer;
   /** Lowercase hex SHA-1 of the DER, x509pop's fingerprint. */
@@ -53,20 +57,9 @@ export interface CertificateFacts {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly signatureAlgorithm: string;
-  /** DER of the signature algorithm's parameters element, when present (see cert-spans.ts). */
+  /** DER of the signature algorithm's parameters element, when present (see certificate-reader.ts). */
   readonly signatureParameters: Buffer | undefined;
   readonly signatureAlgorithmsMatch: boolean;
-  readonly basicConstraints: BasicConstraints | undefined;
-  /** keyUsage bits as @peculiar/x509's KeyUsageFlags, or undefined when the extension is absent. */
-  readonly keyUsage: number | undefined;
-  /** Extended key usage OIDs, or undefined when the extension is absent. */
-  readonly extKeyUsage: readonly string[] | undefined;
-  readonly hasSubjectAltName: boolean;
-  /** Lowercase hex key identifiers, when present. */
-  readonly subjectKeyId: string | undefined;
-  readonly authorityKeyId: string | undefined;
-  /** OIDs of every extension marked critical. */
-  readonly criticalExtensions: readonly string[];
   readonly publicKey: KeyObject;
 }
 
@@ -117,35 +110,6 @@ export async function withCertificateReader<T>(run: () => T): Promise<T> {
   return run();
 }
 
-export const OID = {
-  commonName: '2.5.4.3',
-  organization: '2.5.4.10',
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyIdentifier: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-  anyExtendedKeyUsage: '2.5.29.37.0',
-} as const;
-
-/** @peculiar/x509 names these attribute types in Name.toJSON(); anything else keeps its OID. */
-const ATTRIBUTE_OIDS: Readonly<Record<string, string>> = {
-  CN: '2.5.4.3',
-  L: '2.5.4.7',
-  ST: '2.5.4.8',
-  O: '2.5.4.10',
-  OU: '2.5.4.11',
-  C: '2.5.4.6',
-  DC: '0.9.2342.19200300.100.1.25',
-  E: '1.2.840.113549.1.9.1',
-  G: '2.5.4.42',
-  I: '2.5.4.43',
-  SN: '2.5.4.4',
-  T: '2.5.4.12',
-};
-
 const cache = new WeakMap<X509Certificate, CertificateFacts>();
 
 /**
@@ -188,9 +152,9 @@ export function readCertificate(
 }
 
 function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => never): CertificateFacts {
-  let spans;
+  let spans: CertificateDer;
   try {
-    spans = readCertificateSpans(der);
+    spans = readCertificateDer(der);
   } catch (err) {
     if (err instanceof DerError) return fail(err.problem);
     throw err;
@@ -201,7 +165,7 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
   if (((spans.serial[0] ?? 0) & 0x80) !== 0) fail('negative serial number');
 
   // Both readers give the same fields; the fast one answers only where that is certain.
-  const fields: ReadFields = readFastFields(der, typedByPeculiar) ?? readWithPeculiar(der, fail);
+  const fields: ReadFields = fastFields(der, spans, typedByPeculiar) ?? readWithPeculiar(der, fail);
   let subject = fields.subject;
   let issuer = fields.issuer;
   const notBefore = parseOpensslTime(cert.validFrom);
@@ -233,33 +197,18 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
     signatureAlgorithm: spans.signatureAlgorithm,
     signatureParameters: spans.signatureParameters,
     signatureAlgorithmsMatch: spans.signatureAlgorithmsMatch,
-    basicConstraints: fields.basicConstraints,
-    keyUsage: fields.keyUsage,
-    extKeyUsage: fields.extKeyUsage,
-    hasSubjectAltName: fields.hasSubjectAltName,
-    subjectKeyId: fields.subjectKeyId,
-    authorityKeyId: fields.authorityKeyId,
-    criticalExtensions: fields.criticalExtensions,
+    ...extensionFacts(fields),
     publicKey,
   });
 }
 
 /** What build() takes from a reader; subject and issuer text only when it had them anyway. */
-export type ReadFields = Pick<
-  CertificateFacts,
-  | 'subjectRdns'
-  | 'basicConstraints'
-  | 'keyUsage'
-  | 'extKeyUsage'
-  | 'hasSubjectAltName'
-  | 'subjectKeyId'
-  | 'authorityKeyId'
-  | 'criticalExtensions'
-> &
+export type ReadFields = ExtensionFacts &
+  Pick<CertificateFacts, 'subjectRdns'> &
   Partial<Pick<CertificateFacts, 'subject' | 'issuer'>>;
 
 /**
- * The reader for every certificate outside the fast path (fast-fields.ts): @peculiar/x509.
+ * The reader for every certificate outside the fast path (fast-path.ts): @peculiar/x509.
  * Exported as the reference the fast path is tested against.
  */
 export function readWithPeculiar(der: Buffer, fail: (problem: string) => never): ReadFields {
@@ -286,14 +235,14 @@ export function readWithPeculiar(der: Buffer, fail: (problem: string) => never):
     else if (ext instanceof x509.SubjectKeyIdentifierExtension) subjectKeyId = ext.keyId.toLowerCase();
     else if (ext instanceof x509.AuthorityKeyIdentifierExtension) authorityKeyId = ext.keyId?.toLowerCase();
     else if (ext.type === OID.subjectAltName) hasSubjectAltName = true;
-    else if (KNOWN_TYPED.has(ext.type)) fail(`cannot read extension ${ext.type}`);
+    else if (DECODED_EXTENSIONS.has(ext.type)) fail(`cannot read extension ${ext.type}`);
   }
 
   const subjectRdns = parsed.subjectName
     .toJSON()
     .map((rdn) =>
       Object.entries(rdn).flatMap(([type, values]) =>
-        values.map((value): SubjectAttribute => ({ type: ATTRIBUTE_OIDS[type] ?? type, value })),
+        values.map((value): SubjectAttribute => ({ type: ATTRIBUTE_TYPES[type] ?? type, value })),
       ),
     );
   return {
@@ -316,7 +265,7 @@ export function nameText(rawName: Buffer): string {
 }
 
 /**
- * Extension types whose values @peculiar/x509 parses (and may refuse); see fast-fields.ts. Its
+ * Extension types whose values @peculiar/x509 parses (and may refuse); see fast-path.ts. Its
  * ExtensionFactory registry, written out so that deciding does not load the library; a test
  * compares the two, so an upgrade that types another extension fails it.
  */
@@ -335,15 +284,6 @@ export const PECULIAR_TYPED_EXTENSIONS: ReadonlySet<string> = new Set([
 export function typedByPeculiar(oid: string): boolean {
   return PECULIAR_TYPED_EXTENSIONS.has(oid);
 }
-
-/** Extensions we rely on; if the factory could not type one of them, its content is malformed. */
-const KNOWN_TYPED = new Set<string>([
-  OID.basicConstraints,
-  OID.keyUsage,
-  OID.extKeyUsage,
-  OID.subjectKeyIdentifier,
-  OID.authorityKeyIdentifier,
-]);
 
 /** Go's SerialNumberHex: minimal lowercase hex, padded to an even length. */
 function serialHex(content: Buffer): string {

@@ -16,7 +16,8 @@
  *   certificate policies, which we do not process (Go does; refusing is the safe side).
  * - The trust anchor's own signature is not checked (it is trusted by configuration).
  */
-import { KeyUsage, OID, type CertificateFacts } from './certificate.js';
+import { OID } from '../../x509/oids.js';
+import { KeyUsage, type CertificateFacts } from './certificate.js';
 import { keyProblem, signatureAlgorithmProblem } from './key-policy.js';
 import { describe, type ChainProblem } from './problem.js';
 import { pathValidityProblem } from './validity.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { OID } from '../../../src/csr/cert-fields.js';
+import { OID } from '../../../src/x509/oids.js';
 import { defaultRenewBeforeMs, isReusable } from '../../../src/identity/freshness.js';
 import type { Freshness, FreshnessOptions } from '../../../src/identity/freshness.js';
 

@@ -4,10 +4,9 @@ import { before, describe, it } from 'node:test';
 import {
   parseOpensslTime,
   readCertificate,
-  OID,
   loadCertificateReader,
 } from '../../../../src/attestation/chain/certificate.js';
-import { readCertificateSpans } from '../../../../src/attestation/chain/cert-spans.js';
+import { OID } from '../../../../src/x509/oids.js';
 import { createCa, createNodeClientCert, KU, EKU, type TestCert } from '../../../support/pki.js';
 import { expectError } from '../helpers.js';
 
@@ -118,22 +117,5 @@ describe('readCertificate', () => {
       'ERR_CONFIG',
       /CA bundle certificate 0/,
     );
-  });
-});
-
-describe('readCertificateSpans', () => {
-  it('finds the signature algorithm and checks the inner one matches', async () => {
-    const spans = readCertificateSpans((await createNodeClientCert(root, 'n')).der);
-    assert.equal(spans.signatureAlgorithm, '1.2.840.10045.4.3.2');
-    assert.equal(spans.signatureAlgorithmsMatch, true);
-  });
-
-  it('refuses indefinite and non-minimal lengths', () => {
-    assert.throws(
-      () => readCertificateSpans(Buffer.from([0x30, 0x80, 0x00, 0x00])),
-      /unsupported length encoding/,
-    );
-    assert.throws(() => readCertificateSpans(Buffer.from([0x30, 0x81, 0x01, 0x00])), /non-minimal length/);
-    assert.throws(() => readCertificateSpans(Buffer.from([0x30, 0x05, 0x00])), /runs past/);
   });
 });

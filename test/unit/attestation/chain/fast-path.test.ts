@@ -1,7 +1,7 @@
 /**
- * The fast certificate reader (fast-fields.ts) against the reference, @peculiar/x509
- * (readWithPeculiar): wherever the fast path answers, it must give exactly the reference's
- * fields; where it cannot be sure it must decline. Generated certificates cover subjects, key
+ * The fast path (fast-path.ts: the strict certificate reader's fields for a canonical
+ * certificate) against the reference, @peculiar/x509 (readWithPeculiar): wherever the fast path
+ * answers, it must give exactly the reference's fields; where it cannot be sure it must decline. Generated certificates cover subjects, key
  * usages, extended key usages, basic constraints, key identifiers and unknown extensions.
  */
 import assert from 'node:assert/strict';
@@ -15,8 +15,9 @@ import {
   typedByPeculiar,
   loadCertificateReader,
 } from '../../../../src/attestation/chain/certificate.js';
-import { readCertificateSpans } from '../../../../src/attestation/chain/cert-spans.js';
-import { MAX_FAST_BYTES, readFastFields } from '../../../../src/attestation/chain/fast-fields.js';
+import { MAX_FAST_BYTES, fastFields } from '../../../../src/attestation/chain/fast-path.js';
+import { readCertificateDer } from '../../../../src/x509/certificate-reader.js';
+import { DerError } from '../../../../src/x509/der.js';
 import {
   createCa,
   createCert,
@@ -35,13 +36,24 @@ const fail = (problem: string): never => {
   throw new Error(problem);
 };
 
+/** The fast path's answer for `der`: undefined when it declines, also when the framing does not read. */
+function readFast(der: Buffer): ReturnType<typeof fastFields> {
+  let read;
+  try {
+    read = readCertificateDer(der);
+  } catch {
+    return undefined;
+  }
+  return fastFields(der, read, typedByPeculiar);
+}
+
 /** The fast fields of `der`, checked equal to the reference's; undefined when the fast path declined. */
-function compare(der: Buffer): ReturnType<typeof readFastFields> {
-  const fast = readFastFields(der, typedByPeculiar);
+function compare(der: Buffer): ReturnType<typeof fastFields> {
+  const fast = readFast(der);
   if (fast === undefined) return undefined;
   const { subject, issuer, ...reference } = readWithPeculiar(der, fail);
   assert.deepStrictEqual(fast, reference);
-  const spans = readCertificateSpans(der);
+  const spans = readCertificateDer(der);
   assert.equal(nameText(spans.rawSubject), subject);
   assert.equal(nameText(spans.rawIssuer), issuer);
   return fast;
@@ -54,7 +66,7 @@ before(async () => {
   key = await generateTestKey();
 });
 
-describe('fast certificate fields', () => {
+describe('the fast path of the certificate reader', () => {
   it('reads a kubelet client certificate and a CA exactly as @peculiar/x509 does', async () => {
     const leaf = await createNodeClientCert(root, 'node-1');
     assert.notEqual(compare(leaf.der), undefined, 'a node client certificate takes the fast path');
@@ -86,11 +98,11 @@ describe('fast certificate fields', () => {
 
   it('declines what it does not read exactly, and the reference decides', async () => {
     const san = await createNodeClientCert(root, 'n', { dnsNames: ['n.example'] });
-    assert.equal(readFastFields(san.der, typedByPeculiar), undefined, 'subjectAltName');
+    assert.equal(readFast(san.der), undefined, 'subjectAltName');
     assert.equal(readCertificate(san.der, 'leaf').hasSubjectAltName, true);
 
     const unicode = await createCert({ subject: [{ CN: ['système'] }], key });
-    assert.equal(readFastFields(unicode.der, typedByPeculiar), undefined, 'non-ASCII subject');
+    assert.equal(readFast(unicode.der), undefined, 'non-ASCII subject');
     assert.deepEqual(readCertificate(unicode.der, 'leaf').subjectRdns, [
       [{ type: '2.5.4.3', value: 'système' }],
     ]);
@@ -100,7 +112,7 @@ describe('fast certificate fields', () => {
       key,
       extraExtensions: [new x509.CertificatePolicyExtension(['1.2.3.4'])],
     });
-    assert.equal(readFastFields(policies.der, typedByPeculiar), undefined, 'a type @peculiar/x509 parses');
+    assert.equal(readFast(policies.der), undefined, 'a type @peculiar/x509 parses');
 
     const dup = await createCert({
       subject: 'CN=d',
@@ -108,11 +120,19 @@ describe('fast certificate fields', () => {
       extraExtensions: [new x509.ExtendedKeyUsageExtension([EKU.clientAuth])],
       extKeyUsage: [EKU.serverAuth],
     });
-    assert.equal(readFastFields(dup.der, typedByPeculiar), undefined, 'duplicate extension');
+    assert.equal(readFast(dup.der), undefined, 'duplicate extension');
     assert.throws(() => readCertificate(dup.der, 'leaf'), /duplicate extension 2\.5\.29\.37/);
 
-    assert.equal(readFastFields(Buffer.alloc(MAX_FAST_BYTES + 1, 0x30), typedByPeculiar), undefined);
-    assert.equal(readFastFields(Buffer.from([0x30, 0x80, 0, 0]), typedByPeculiar), undefined);
+    const large = await createCert({
+      subject: 'CN=large',
+      key,
+      extraExtensions: [new x509.Extension('1.3.9999.1', false, new Uint8Array(MAX_FAST_BYTES))],
+    });
+    const largeFields = readCertificateDer(large.der).fields;
+    assert.ok(!(largeFields instanceof DerError) && largeFields.canonical, 'canonical, only too large');
+    assert.equal(readFast(large.der), undefined, 'larger than MAX_FAST_BYTES');
+    assert.deepEqual(readCertificate(large.der, 'leaf').subjectRdns, [[{ type: '2.5.4.3', value: 'large' }]]);
+    assert.equal(readFast(Buffer.from([0x30, 0x80, 0, 0])), undefined);
   });
 
   it('reads a changed byte only where the reference reads it the same', async () => {
@@ -126,7 +146,7 @@ describe('fast certificate fields', () => {
       } catch {
         reference = undefined;
       }
-      const fast = readFastFields(mutated, typedByPeculiar);
+      const fast = readFast(mutated);
       // Where the fast path answers, the reference must answer the same.
       if (fast !== undefined) {
         assert.notEqual(reference, undefined, `byte ${i}: fast path read what the reference refuses`);

@@ -15,8 +15,8 @@
  * network traffic. Token files are read again for every request (rotation); exec plugins run on
  * the first request (credentials.ts, exec-credentials.ts).
  */
-import type { KeyObject } from 'node:crypto';
 import { AttestorError } from '../errors.js';
+import type { KubeClientIdentity } from './client-identity.js';
 import { staticToken, tokenFileCredentials, type CredentialSource } from './credentials.js';
 import type { ExecConfig } from './exec-config.js';
 import { execCredentials } from './exec-credentials.js';
@@ -62,14 +62,7 @@ export interface KubeAccessOptions {
   readonly serviceAccountDir?: string;
 }
 
-export interface KubeClientIdentity {
-  /** The certificate chain presented in the TLS handshake. */
-  readonly certPem: string;
-  readonly key: Secret<KeyObject>;
-  /** e.g. `CN=spire-agent, O=spire`. */
-  readonly subject: string;
-  readonly source: string;
-}
+export type { KubeClientIdentity } from './client-identity.js';
 
 export interface KubeTls {
   /** The trusted CA bundle (PEM); absent means Node's default (system) roots. */

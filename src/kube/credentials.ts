@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileErrorReason } from '../util/file-error.js';
 import { AttestorError } from '../errors.js';
-import type { KubeClientIdentity } from './access.js';
+import type { KubeClientIdentity } from './client-identity.js';
 import { readMaterialFile } from './pem.js';
 import { Secret } from './secret.js';
 

@@ -4,7 +4,7 @@
  * it. Nothing the plugin printed is ever quoted in a message: it holds the secret.
  */
 import { AttestorError } from '../errors.js';
-import type { KubeClientIdentity } from './access.js';
+import type { KubeClientIdentity } from './client-identity.js';
 import type { ExecApiVersion, ExecConfig } from './exec-config.js';
 import { loadClientIdentity } from './pem.js';
 import { Secret } from './secret.js';

@@ -16,52 +16,19 @@
  * loaded throws X509LibNotLoaded, and withCertificateReader() loads it and runs the whole
  * (side-effect free) operation again.
  */
-import { hash, X509Certificate, type KeyObject } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import { AttestorError, type ErrorCode } from '../../errors.js';
 import { readCertificateDer, type CertificateDer } from '../../x509/certificate-reader.js';
 import { DerError } from '../../x509/der.js';
-import {
-  DECODED_EXTENSIONS,
-  extensionFacts,
-  type BasicConstraints,
-  type ExtensionFacts,
-} from '../../x509/extensions.js';
+import { DECODED_EXTENSIONS, extensionFacts, type BasicConstraints } from '../../x509/extensions.js';
 import { loadX509 } from '../../x509/load-peculiar.js';
 import { ATTRIBUTE_TYPES, OID } from '../../x509/oids.js';
 import type { X509Lib } from '../../x509/peculiar.js';
 import { noteKeyAlgorithm } from '../key-details.js';
+import type { CertificateFacts, ReadFields, SubjectAttribute } from './certificate-facts.js';
 import { fastFields } from './fast-path.js';
 
-export interface SubjectAttribute {
-  /** Attribute type OID, e.g. 2.5.4.3 for CN. */
-  readonly type: string;
-  readonly value: string;
-}
-
-export interface CertificateFacts extends ExtensionFacts {
-  readonly cert: X509Certificate;
-  readonly der: Buffer;
-  /** Lowercase hex SHA-1 of the DER, x509pop's fingerprint. */
-  readonly sha1: string;
-  /** Lowercase hex SHA-256 of the DER: identity for de-duplication. */
-  readonly sha256: string;
-  /** Lowercase, even-length hex serial, as x509pop's SerialNumberHex. */
-  readonly serialHex: string;
-  readonly rawSubject: Buffer;
-  readonly rawIssuer: Buffer;
-  /** Subject and issuer as text, for messages only. */
-  readonly subject: string;
-  readonly issuer: string;
-  /** Subject RDNs in order; each inner array is one RDN (more than one entry: multi-valued). */
-  readonly subjectRdns: readonly (readonly SubjectAttribute[])[];
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly signatureAlgorithm: string;
-  /** DER of the signature algorithm's parameters element, when present (see certificate-reader.ts). */
-  readonly signatureParameters: Buffer | undefined;
-  readonly signatureAlgorithmsMatch: boolean;
-  readonly publicKey: KeyObject;
-}
+export type { CertificateFacts, ReadFields, SubjectAttribute } from './certificate-facts.js';
 
 /** keyUsage bits as @peculiar/x509's KeyUsageFlags numbers them (a test compares the two). */
 export const KeyUsage = {
@@ -201,11 +168,6 @@ function build(cert: X509Certificate, der: Buffer, fail: (problem: string) => ne
     publicKey,
   });
 }
-
-/** What build() takes from a reader; subject and issuer text only when it had them anyway. */
-export type ReadFields = ExtensionFacts &
-  Pick<CertificateFacts, 'subjectRdns'> &
-  Partial<Pick<CertificateFacts, 'subject' | 'issuer'>>;
 
 /**
  * The reader for every certificate outside the fast path (fast-path.ts): @peculiar/x509.

@@ -16,7 +16,7 @@ import type { CertificateDer } from '../../x509/certificate-reader.js';
 import { DerError } from '../../x509/der.js';
 import { DECODED_EXTENSIONS, extensionFacts } from '../../x509/extensions.js';
 import type { Rdn } from '../../x509/name.js';
-import type { ReadFields, SubjectAttribute } from './certificate.js';
+import type { ReadFields, SubjectAttribute } from './certificate-facts.js';
 
 /** Larger certificates take the @peculiar/x509 path (a kubelet client certificate is < 1 KiB). */
 export const MAX_FAST_BYTES = 8000;

@@ -11,7 +11,7 @@ import { CSR_API_PATH, parseCsrObject, type CsrObject } from '../kube/csr-api.js
 import type { KubeClient } from '../kube/http.js';
 import { parseStatus } from '../kube/kube-errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../util/backoff.js';
 
 export interface CsrEntry {
   readonly csr: CsrObject;

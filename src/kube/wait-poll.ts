@@ -6,8 +6,9 @@
  * more than with a watch. Errors are retried as on the watch path (network, 429, 5xx).
  */
 import { Backoff } from '../util/backoff.js';
-import { getCsr, type CsrObject } from './csr-api.js';
-import { deletedError, isNotFound, type CertificateResult, type WaitSession } from './wait-session.js';
+import { isAttestorError } from '../errors.js';
+import type { CsrObject } from './csr-api.js';
+import { readCsr, type CertificateResult, type WaitSession } from './wait-session.js';
 
 export interface PollTuning {
   readonly initialMs: number;
@@ -22,10 +23,9 @@ export async function pollForCertificate(s: WaitSession, t: PollTuning): Promise
     if (s.isStopped()) throw s.stopped();
     let csr: CsrObject;
     try {
-      csr = await getCsr(s.kube, s.name, s.signal);
+      csr = await readCsr(s);
     } catch (err) {
-      // Read right after our create: a 404 means it was deleted, not "not there yet".
-      if (isNotFound(err) && !s.isStopped()) throw deletedError(s.name);
+      if (isAttestorError(err, 'ERR_CSR_DELETED')) throw err;
       await s.retryAfter(err);
       continue;
     }

@@ -5,7 +5,7 @@
  */
 import { AttestorError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { CsrObject } from './csr-api.js';
+import { getCsr, type CsrObject } from './csr-api.js';
 import type { KubeClient } from './http.js';
 
 export interface CertificateResult {
@@ -51,3 +51,16 @@ export function deletedError(name: string): AttestorError {
 /** A 404 from the API server: the CSR is gone. */
 export const isNotFound = (err: unknown): boolean =>
   err instanceof AttestorError && err.code === 'ERR_KUBE_API' && err.details.status === 404;
+
+/**
+ * Reads the CSR by name. Read after our own create, a 404 means it was deleted (not "not there
+ * yet"); other errors are the caller's to retry.
+ */
+export async function readCsr(s: WaitSession): Promise<CsrObject> {
+  try {
+    return await getCsr(s.kube, s.name, s.signal);
+  } catch (err) {
+    if (isNotFound(err) && !s.isStopped()) throw deletedError(s.name);
+    throw err;
+  }
+}

@@ -8,9 +8,8 @@
  *   by polling instead (the narrow role grants no watch).
  */
 import { AttestorError } from '../errors.js';
-import { getCsr, type CsrObject } from './csr-api.js';
 import { oneLine } from './kube-errors.js';
-import { deletedError, isNotFound, type CertificateResult, type WaitSession } from './wait-session.js';
+import { deletedError, readCsr, type CertificateResult, type WaitSession } from './wait-session.js';
 import { watchCsr } from './watch.js';
 
 export interface WatchTuning {
@@ -40,13 +39,7 @@ export async function watchForCertificate(
     if (s.isStopped()) throw s.stopped();
     try {
       if (resync) {
-        let csr: CsrObject;
-        try {
-          csr = await getCsr(s.kube, name, s.signal);
-        } catch (err) {
-          if (isNotFound(err)) throw deletedError(name);
-          throw err;
-        }
+        const csr = await readCsr(s);
         const done = s.evaluate(csr);
         if (done !== undefined) return done;
         rv = csr.metadata.resourceVersion;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Backoff } from '../../../src/approver/backoff.js';
+import { Backoff } from '../../../src/util/backoff.js';
 import { CsrInformer, type InformerHandlers } from '../../../src/approver/informer.js';
 import { NODE_CLIENT_SIGNER } from '../../../src/csr/profile.js';
 import type { AttestorError } from '../../../src/errors.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff } from '../../../src/approver/backoff.js';
+import { Backoff } from '../../../src/util/backoff.js';
 import { WorkQueue } from '../../../src/approver/work-queue.js';
 import { until } from './helpers.js';
 

@@ -6,7 +6,7 @@
  * SHA-1. A certificate outside this rule is one the API server (Go) refuses as a client
  * credential anyway, and SHA-1 signatures are forgeable by chosen-prefix collision.
  */
-import { DerError, TAG, decodeOidContent, expectTag, readTlv, type Tlv } from '../../x509/der.js';
+import { DerError, TAG, decodeOidContent, expectTag, onlyTlv, readTlv, type Tlv } from '../../x509/der.js';
 
 interface Hash {
   readonly name: string;
@@ -64,12 +64,12 @@ function check(buf: Uint8Array): string | undefined {
   const [hashField, mgfField, saltField, trailerField] = fields;
 
   if (hashField === undefined) return 'with SHA-1 (no hash algorithm given: the default)';
-  const hashOid = hashAlgorithm(buf, only(buf, hashField, 'hashAlgorithm'), 'hashAlgorithm');
+  const hashOid = hashAlgorithm(buf, onlyTlv(buf, hashField, 'hashAlgorithm'), 'hashAlgorithm');
   const hash = HASHES.get(hashOid);
   if (hash === undefined) return `with ${hashName(hashOid)}`;
 
   if (mgfField === undefined) return `with ${hash.name} but MGF1 with SHA-1 (the default mask generation)`;
-  const mgf = expectTag(only(buf, mgfField, 'maskGenAlgorithm'), TAG.sequence, 'maskGenAlgorithm');
+  const mgf = expectTag(onlyTlv(buf, mgfField, 'maskGenAlgorithm'), TAG.sequence, 'maskGenAlgorithm');
   const mgfOid = expectTag(readTlv(buf, mgf.start, mgf.end, 'maskGenAlgorithm'), TAG.oid, 'maskGenAlgorithm');
   if (mgfOid.end === mgf.end) throw new DerError('maskGenAlgorithm: no MGF1 hash');
   const mgfName = decodeOidContent(buf.subarray(mgfOid.start, mgfOid.end));
@@ -80,21 +80,14 @@ function check(buf: Uint8Array): string | undefined {
   if (mgfHash !== hashOid) return `with ${hash.name} but MGF1 with ${hashName(mgfHash)}`;
 
   const salt =
-    saltField === undefined ? 20 : smallInteger(buf, only(buf, saltField, 'saltLength'), 'saltLength');
+    saltField === undefined ? 20 : smallInteger(buf, onlyTlv(buf, saltField, 'saltLength'), 'saltLength');
   if (salt !== hash.bytes) return `with ${hash.name} and a ${salt}-byte salt (not ${hash.bytes})`;
   if (
     trailerField !== undefined &&
-    smallInteger(buf, only(buf, trailerField, 'trailerField'), 'trailerField') !== 1
+    smallInteger(buf, onlyTlv(buf, trailerField, 'trailerField'), 'trailerField') !== 1
   )
     return `with ${hash.name} and a trailer field other than 1`;
   return undefined;
-}
-
-/** The one element inside an explicitly tagged field. */
-function only(buf: Uint8Array, field: Tlv, what: string): Tlv {
-  const inner = readTlv(buf, field.start, field.end, what);
-  if (inner.end !== field.end) throw new DerError(`${what}: trailing bytes`);
-  return inner;
 }
 
 /** A hash AlgorithmIdentifier's OID; its parameters must be absent or NULL (RFC 4055 allows both). */

@@ -28,7 +28,7 @@ function describe(p: ObtainProgress, elapsedMs: number): string {
 
 export function createProgressReporter(
   logger: Logger,
-  terminal: { isTTY: boolean; write: (s: string) => void } | undefined,
+  terminal: { isTTY: boolean; write: (s: string) => void; now?: () => number } | undefined,
 ): ProgressReporter {
   if (!terminal?.isTTY) {
     let lastPhase: string | undefined;
@@ -42,11 +42,12 @@ export function createProgressReporter(
       stop: () => undefined,
     };
   }
+  const now = terminal.now ?? Date.now;
   let current: { p: ObtainProgress; at: number } | undefined;
   let shown = false;
   const render = (): void => {
     if (current === undefined) return;
-    const elapsed = current.p.elapsedMs + (Date.now() - current.at);
+    const elapsed = current.p.elapsedMs + (now() - current.at);
     terminal.write(`\r\x1b[K${describe(current.p, elapsed)}`);
     shown = true;
   };
@@ -54,7 +55,7 @@ export function createProgressReporter(
   timer.unref();
   return {
     update: (p) => {
-      current = { p, at: Date.now() };
+      current = { p, at: now() };
       render();
     },
     stop: () => {

@@ -24,6 +24,8 @@ describe('progress', () => {
       {
         isTTY: true,
         write: (s) => (out += s),
+        // A clock that stands still: the line shows exactly the elapsed time it was given.
+        now: () => 0,
       },
     );
     p.update({ phase: 'pending', csrName: 'c2', elapsedMs: 0 });

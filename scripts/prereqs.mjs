@@ -5,7 +5,7 @@
 //
 // usage: node scripts/prereqs.mjs <purpose> [component ...]
 //   purpose: test-bins | cluster | demo | e2e | bench | images
-//   components (test-bins only): kubernetes etcd spire (default: all)
+//   components (test-bins only): kubernetes kubernetes-node cni etcd spire (default: all)
 // The tools needed to build the test binaries (Go, gcc, flock, disk space) are checked only while
 // some binary the purpose needs is not built yet (tools/build-test-bins.sh --plan says which).
 import { execFileSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD_SCRIPT = join(ROOT, 'tools', 'build-test-bins.sh');
-const ALL = ['kubernetes', 'etcd', 'spire'];
+const ALL = ['kubernetes', 'kubernetes-node', 'cni', 'etcd', 'spire'];
 
 // What each tool is for and how to get it on Debian/Ubuntu (other systems: the same packages).
 const TOOLS = {
@@ -49,7 +49,7 @@ const PURPOSES = {
 
 // Disk a cold build of each component takes (Go module cache + Go build cache + binaries),
 // rounded up from the measurements in docs/development.md (all three: 9.5–11 GB).
-const BUILD_GB = { kubernetes: 5, etcd: 1, spire: 5 };
+const BUILD_GB = { kubernetes: 5, 'kubernetes-node': 1, cni: 0.5, etcd: 1, spire: 5 };
 // How that space divides between the three places (module cache, build cache, binaries).
 const SHARE = { GOMODCACHE: 0.35, GOCACHE: 0.6, bins: 0.05 };
 
@@ -145,7 +145,7 @@ for (const t of Object.keys(TOOLS))
 
 /** Go at least as new as the newest `go` line in tools/<module>/go.mod (GOTOOLCHAIN=local). */
 function checkGo() {
-  const wantGo = ['k8s', 'etcd', 'spire']
+  const wantGo = ['k8s', 'cni', 'etcd', 'spire']
     .map((d) => /^go (\S+)/m.exec(readFileSync(join(ROOT, 'tools', d, 'go.mod'), 'utf8'))?.[1])
     .filter((v) => v !== undefined)
     .map(majorMinor)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real processes the end-to-end tests and the demo run — etcd, kube-apiserver,
-# kube-controller-manager, kubectl, spire-server, spire-agent — with Go from the module proxy,
+# kube-controller-manager, kubectl, kube-scheduler, kubelet, the CNI plugins, spire-server,
+# spire-agent — with Go from the module proxy,
 # at the versions pinned by the go.mod files beside this script, into a cache outside the repo:
 #
 #   ${NODE_ATTESTOR_CACHE:-${XDG_CACHE_HOME:-~/.cache}/node-attestor}/bin/<component>-<version>/
@@ -9,7 +10,7 @@
 # component; output built in a temp dir and renamed into place), and it never writes into the repo.
 #
 # usage: tools/build-test-bins.sh [--print | --plan] [component ...]
-#   components: kubernetes etcd spire (default: all)
+#   components: kubernetes kubernetes-node cni etcd spire (default: all)
 #   --print   do not build; print "<name>=<path>" for every binary, exit 3 if any is missing
 #   --plan    do not build; print "cache=<dir>" and "missing=<component>" for each one not built
 # Before building it runs scripts/prereqs.mjs, which stops at once if Go, gcc, flock or disk space
@@ -26,12 +27,12 @@ for a in "$@"; do
   case "$a" in
     --print) print_only=1 ;;
     --plan) plan_only=1 ;;
-    kubernetes | etcd | spire) components+=("$a") ;;
+    kubernetes | kubernetes-node | cni | etcd | spire) components+=("$a") ;;
     -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build-test-bins: unknown argument '$a' (want kubernetes, etcd, spire, --print or --plan)" >&2; exit 2 ;;
+    *) echo "build-test-bins: unknown argument '$a' (want kubernetes, kubernetes-node, cni, etcd, spire, --print or --plan)" >&2; exit 2 ;;
   esac
 done
-[ ${#components[@]} -gt 0 ] || components=(kubernetes etcd spire)
+[ ${#components[@]} -gt 0 ] || components=(kubernetes kubernetes-node cni etcd spire)
 
 # The version of module $2 pinned in tools/$1/go.mod (the one source of truth).
 pinned() {
@@ -45,6 +46,10 @@ pinned() {
 spec() {
   case "$1" in
     kubernetes) echo "k8s|$(pinned k8s k8s.io/kubernetes)|kube-apiserver kube-controller-manager kubectl" ;;
+    # The node's programs: a separate cache entry so that adding them did not rebuild the control
+    # plane; same module and version, so the Go build cache makes them cheap after it.
+    kubernetes-node) echo "k8s|$(pinned k8s k8s.io/kubernetes)|kubelet kube-scheduler" ;;
+    cni) echo "cni|$(pinned cni github.com/containernetworking/plugins)|bridge host-local loopback portmap" ;;
     etcd) echo "etcd|$(pinned etcd go.etcd.io/etcd/server/v3)|etcd" ;;
     spire) echo "spire|$(pinned spire github.com/spiffe/spire)|spire-server spire-agent" ;;
   esac
@@ -119,6 +124,15 @@ build_one() {
       targets=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
         kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
         kubectl=k8s.io/kubernetes/cmd/kubectl) ;;
+    kubernetes-node)
+      ldflags=$(k8s_ldflags "$version")
+      targets=(kubelet=k8s.io/kubernetes/cmd/kubelet
+        kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler) ;;
+    cni)
+      targets=(bridge=github.com/containernetworking/plugins/plugins/main/bridge
+        host-local=github.com/containernetworking/plugins/plugins/ipam/host-local
+        loopback=github.com/containernetworking/plugins/plugins/main/loopback
+        portmap=github.com/containernetworking/plugins/plugins/meta/portmap) ;;
     etcd)
       ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$version"
       targets=(etcd=go.etcd.io/etcd/server/v3) ;;

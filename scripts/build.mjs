@@ -105,6 +105,11 @@ function stripRuntime(node, out) {
       );
     throw e;
   }
+  // The copy must still be the same runtime (a broken objcopy would otherwise surface only when
+  // the executable is run).
+  const want = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const got = execFileSync(out, ['--version'], { encoding: 'utf8' }).trim();
+  if (got !== want) throw new Error(`build.mjs: the stripped runtime says ${got}, not ${want}`);
 }
 
 /**

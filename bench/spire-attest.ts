@@ -55,7 +55,23 @@ async function timeAgent(
   }
 }
 
+/**
+ * The same NodeAttestor block without plugin_checksum: what SPIRE's hash of the executable
+ * costs, measured in every run rather than by a one-off harness change.
+ */
+function withoutChecksum(block: string): string {
+  const out = block.replace(/^\s*plugin_checksum = .*\n/m, '');
+  if (out === block) throw new Error('spire bench: no plugin_checksum line in the plugin block');
+  return out;
+}
+
+/**
+ * Runs k8s_csr `runs` times each way, interleaved with join_token. BENCH_SPIRE_DIST_BEFORE=<dir>
+ * (another build's dist/) adds the stored-identity flow with that build's agent plugin, in the
+ * same rotation: a before/after of the executable from one run.
+ */
 export async function spireAttest(runs: number): Promise<Row[]> {
+  const before = process.env.BENCH_SPIRE_DIST_BEFORE;
   const cp = await startControlPlane();
   const work = mkdtempSync(join(tmpdir(), 'na-bench-spire-'));
   try {
@@ -85,6 +101,8 @@ export async function spireAttest(runs: number): Promise<Row[]> {
       const k8sNew: number[] = [];
       const k8sReuse: number[] = [];
       const join_: number[] = [];
+      const k8sReuseNoSum: number[] = [];
+      const k8sReuseBefore: number[] = [];
       for (let i = 0; i < runs; i++) {
         const node = `bench-spire-${String(i)}`;
         const idDir = join(work, `id-${String(i)}`);
@@ -115,8 +133,24 @@ export async function spireAttest(runs: number): Promise<Row[]> {
           join_.push(await token());
           k8sNew.push(await timeAgent(server, join(work, `new-${String(i)}`), plugin));
         }
-        // Same node, same identity directory, fresh agent data_dir: the document is reused.
-        k8sReuse.push(await timeAgent(server, join(work, `reuse-${String(i)}`), plugin));
+        // Same node, same identity directory, fresh agent data_dir: the document is reused. The
+        // variants run in a rotating order so that load spikes hit them alike.
+        const reused: (() => Promise<void>)[] = [
+          async () => {
+            k8sReuse.push(await timeAgent(server, join(work, `reuse-${String(i)}`), plugin));
+          },
+          async () => {
+            const p = withoutChecksum(plugin);
+            k8sReuseNoSum.push(await timeAgent(server, join(work, `reuse-nosum-${String(i)}`), p));
+          },
+        ];
+        if (before !== undefined) {
+          const p = ourPlugin('agent', 'k8s_csr', agentData(node, idDir), before);
+          reused.push(async () => {
+            k8sReuseBefore.push(await timeAgent(server, join(work, `reuse-before-${String(i)}`), p));
+          });
+        }
+        for (let k = 0; k < reused.length; k++) await reused[(i + k) % reused.length]?.();
       }
       return [
         row('through SPIRE 1.13.3', 'spire-agent start → SVID, k8s_csr, new identity (CSR)', 'ms', k8sNew, {
@@ -125,6 +159,24 @@ export async function spireAttest(runs: number): Promise<Row[]> {
         row('through SPIRE 1.13.3', 'spire-agent start → SVID, k8s_csr, stored identity', 'ms', k8sReuse, {
           baseline: { name: 'join_token', samples: join_ },
         }),
+        row(
+          'through SPIRE 1.13.3',
+          'spire-agent start → SVID, k8s_csr, stored identity, without plugin_checksum',
+          'ms',
+          k8sReuseNoSum,
+          { baseline: { name: 'join_token', samples: join_ } },
+        ),
+        ...(before === undefined
+          ? []
+          : [
+              row(
+                'through SPIRE 1.13.3',
+                `spire-agent start → SVID, k8s_csr, stored identity, agent plugin from ${before}`,
+                'ms',
+                k8sReuseBefore,
+                { baseline: { name: 'join_token', samples: join_ } },
+              ),
+            ]),
       ];
     } finally {
       await server.stop();

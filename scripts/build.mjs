@@ -89,6 +89,30 @@ for (const { entry, outfile, launcher = '#!/usr/bin/env node', options = {}, lat
 if (!bundlesOnly) await buildExecutable();
 
 /**
+ * Writes a copy of the Node runtime without its static symbol table and debug sections (33 of
+ * its 150 MB; none of them is loaded when it runs, and the 46,000 dynamic symbols that name
+ * native frames in a diagnostic report stay). SPIRE hashes the whole file plugin_cmd names at
+ * every start for plugin_checksum, so each MB costs every spire-agent and spire-server start
+ * ~0.65 ms (bench/README.md, "Start → SVID").
+ */
+function stripRuntime(node, out) {
+  try {
+    execFileSync('objcopy', ['--strip-all', node, out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch (e) {
+    if (e.code === 'ENOENT')
+      throw new Error(
+        'build.mjs: objcopy not found; install binutils (apt-get install binutils) and build again',
+      );
+    throw e;
+  }
+  // The copy must still be the same runtime (a broken objcopy would otherwise surface only when
+  // the executable is run).
+  const want = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const got = execFileSync(out, ['--version'], { encoding: 'utf8' }).trim();
+  if (got !== want) throw new Error(`build.mjs: the stripped runtime says ${got}, not ${want}`);
+}
+
+/**
  * dist/node-attestor: src/bin/multi.ts bundled as one ESM main, built into the pinned shipped
  * Node (tools/node-runtimes.json) with `node --build-sea`, with V8's code cache for the main
  * (the handshake comes ~25 ms sooner than from the .mjs). No start-up snapshot: grpc-js and
@@ -123,6 +147,7 @@ async function buildExecutable() {
   const config = 'dist/sea/sea-config.json';
   const built = `${exe}.built-${process.pid}`;
   const copied = `${exe}.copied-${process.pid}`;
+  const runtime = `${exe}.runtime-${process.pid}`;
   writeFileSync(
     config,
     `${JSON.stringify(
@@ -130,7 +155,7 @@ async function buildExecutable() {
         main,
         mainFormat: 'module',
         output: built,
-        executable: node,
+        executable: runtime,
         disableExperimentalSEAWarning: true,
         useCodeCache: true,
         useSnapshot: false,
@@ -145,6 +170,7 @@ async function buildExecutable() {
   rmSync(`${exe}.sha256`, { force: true });
   let sum;
   try {
+    stripRuntime(node, runtime);
     execFileSync(node, ['--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });
     // Copied, not just renamed: the file Node writes in one large write sits in the page cache as
     // large folios, and a process mapping it then shows ~20 MB more resident code than the same
@@ -157,6 +183,7 @@ async function buildExecutable() {
   } finally {
     rmSync(built, { force: true });
     rmSync(copied, { force: true });
+    rmSync(runtime, { force: true });
   }
   for (const link of ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin']) {
     const path = join('dist', link);

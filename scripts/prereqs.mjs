@@ -30,6 +30,10 @@ const TOOLS = {
     why: 'builds the container images with no daemon and no registry (tools/build-images.sh)',
     get: 'apt-get install buildah',
   },
+  objcopy: {
+    why: "scripts/build.mjs strips the Node runtime's symbols before building dist/node-attestor (binutils)",
+    get: 'apt-get install binutils',
+  },
   openssl: {
     why: 'the bootstrap-credential scripts (keys/node-attestor/) and the certificate checks',
     get: 'apt-get install openssl',
@@ -40,11 +44,11 @@ const TOOLS = {
 const PURPOSES = {
   'test-bins': { components: ALL, run: [] },
   cluster: { components: ['kubernetes', 'etcd'], run: ['setpriv'] },
-  demo: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
-  e2e: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'buildah'] },
-  bench: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
+  demo: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'objcopy'] },
+  e2e: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'buildah', 'objcopy'] },
+  bench: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'objcopy'] },
   // The SPIRE binaries it packs are built (and their tools checked) by build-test-bins.sh first.
-  images: { components: [], run: ['bash', 'flock', 'buildah'] },
+  images: { components: [], run: ['bash', 'flock', 'buildah', 'objcopy'] },
 };
 
 // Disk a cold build of each component takes (Go module cache + Go build cache + binaries),

@@ -41,6 +41,8 @@ export interface Node {
   readonly bridge: Pick<NodeBridge, 'name' | 'subnet' | 'gateway'>;
   /** The kubelet's HTTPS port (on every address, 127.0.0.1 included). */
   readonly kubeletPort: number;
+  /** The kubelet's /healthz port on 127.0.0.1 (plain HTTP). */
+  readonly healthzPort: number;
   readonly containerdSocket: string;
   readonly bootstrapToken: BootstrapToken;
   /** The kubelet's client certificate and key after bootstrap (cert-dir/kubelet-client-current.pem). */
@@ -175,6 +177,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       dir,
       bridge: { name: b.name, subnet: b.subnet, gateway: b.gateway },
       kubeletPort: port,
+      healthzPort,
       containerdSocket: ctrd.socket,
       bootstrapToken: token,
       kubeletClientCertPath: join(paths.certDir, 'kubelet-client-current.pem'),

@@ -7,11 +7,12 @@
  * each, hostPath separation. Every process, bridge, address and mount is gone after stop.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '../harness/cluster.js';
+import { REPO_ROOT } from '../harness/bins.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { cidrsOverlap } from '../harness/host-net.js';
 import type { Node } from '../harness/node.js';
@@ -196,19 +197,30 @@ async function taskPids(node: Node): Promise<number[]> {
     .filter((p) => Number.isInteger(p) && p > 0);
 }
 
+/** Whether `pid` runs (a zombie does not: it is only waiting for its new parent to reap it). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/** The pids still running after a bounded wait (SIGKILLed ones take a moment to go). */
+async function stillRunning(pids: readonly number[], timeoutMs = 10_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = pids.filter(alive);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await sleep(100);
   }
 }
 
 /** What a stopped node must not leave: processes, container processes, bridge, mounts. */
 async function assertGone(node: Node, containerPids: readonly number[]): Promise<void> {
   assert.deepEqual(await waitNoProcesses(node.dir), [], `processes of ${node.name} left`);
-  assert.deepEqual(containerPids.filter(alive), [], `container processes of ${node.name} left`);
+  assert.deepEqual(await stillRunning(containerPids), [], `container processes of ${node.name} left`);
   assert.ok(
     !execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(node.bridge.name),
     `bridge ${node.bridge.name} left`,
@@ -418,6 +430,51 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
     const pids = [...(await taskPids(a)), ...(await taskPids(b))];
     await cluster.stop();
     for (const n of nodes) await assertGone(n, []);
-    assert.deepEqual(pids.filter(alive), [], 'container processes left');
+    assert.deepEqual(await stillRunning(pids), [], 'container processes left');
+  });
+});
+
+describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
+  it('leaves no process, container, bridge or address when the test process dies of an uncaught error', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/support/node-then-fail.ts'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    assert.ok(line !== undefined, `the child printed nothing (exit ${String(code)}):\n${err}`);
+    const made = JSON.parse(line) as {
+      cpDir: string;
+      nodeDir: string;
+      bridge: string;
+      serviceIp: string;
+      pids: number[];
+    };
+    try {
+      assert.equal(code, 1);
+      assert.match(err, /simulated test failure with a node running/);
+      assert.deepEqual(await waitNoProcesses(made.nodeDir), []);
+      assert.deepEqual(await waitNoProcesses(made.cpDir), []);
+      assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
+      assert.ok(
+        !execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(made.bridge),
+        `bridge ${made.bridge} left`,
+      );
+      assert.ok(
+        !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(
+          `${made.serviceIp}/32`,
+        ),
+        `${made.serviceIp} left on lo`,
+      );
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(made.nodeDir), 'mounts left');
+    } finally {
+      // The dirs are kept on a failure, for its logs; this test has read what it needs.
+      rmSync(made.nodeDir, { recursive: true, force: true });
+      rmSync(made.cpDir, { recursive: true, force: true });
+    }
   });
 });

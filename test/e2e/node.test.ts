@@ -13,6 +13,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '../harness/cluster.js';
 import { REPO_ROOT } from '../harness/bins.js';
+import { httpRequestText, type HttpResult } from '../harness/http-request.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { cidrsOverlap } from '../harness/host-net.js';
 import type { Node } from '../harness/node.js';
@@ -359,6 +360,52 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
     const pidsAfter = await taskPids(node);
     for (const pid of pidsBefore)
       assert.ok(pidsAfter.includes(pid) && alive(pid), `task ${String(pid)} still running`);
+  });
+
+  it("answers on 127.0.0.1:<kubeletPort> with a cluster-CA-signed certificate, to a service account's token as RBAC allows (SPIRE's k8s workload attestor's path)", async () => {
+    await cp.kubectl(['create', 'serviceaccount', 'reader']);
+    await cp.kubectl(['create', 'serviceaccount', 'stranger']);
+    await cp.kubectl([
+      'create',
+      'clusterrole',
+      'kubelet-pods-reader',
+      '--verb=get',
+      '--resource=nodes/proxy',
+    ]);
+    await cp.kubectl([
+      'create',
+      'clusterrolebinding',
+      'kubelet-pods-reader',
+      '--clusterrole=kubelet-pods-reader',
+      '--serviceaccount=default:reader',
+    ]);
+    await cp.waitForAccess('system:serviceaccount:default:reader', {
+      resource: 'nodes',
+      subresource: 'proxy',
+      verb: 'get',
+    });
+    const ca = readFileSync(cp.pki.caCertPath);
+    const podsAs = async (sa: string): Promise<HttpResult> => {
+      const token = (await cp.kubectl(['create', 'token', sa])).trim();
+      return httpRequestText(`https://127.0.0.1:${String(node.kubeletPort)}/pods`, {
+        tls: { ca },
+        headers: { Authorization: `Bearer ${token}` },
+        timeoutMs: 10_000,
+      });
+    };
+    // The kubelet lists the pods its API watch gave it; just after a restart that takes a moment.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const allowed = await podsAs('reader');
+      assert.equal(allowed.status, 200, allowed.body);
+      const items =
+        (JSON.parse(allowed.body) as { items: { metadata: { name: string } }[] | null }).items ?? [];
+      if (items.some((i) => i.metadata.name === 'sleeper')) break;
+      if (Date.now() > deadline) assert.fail(`the kubelet does not list pod sleeper: ${allowed.body}`);
+      await sleep(250);
+    }
+    const refused = await podsAs('stranger');
+    assert.equal(refused.status, 403, refused.body);
   });
 
   it('stops without leaving a process, container, bridge, address or mount', async () => {

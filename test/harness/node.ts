@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from './bins.js';
+import { mintKubeletServing } from './cluster-pki.js';
 import { cniBinDir, writeCniConfig } from './cni.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import type { ControlPlane } from './control-plane.js';
@@ -39,7 +40,10 @@ export interface Node {
   readonly name: string;
   readonly dir: string;
   readonly bridge: Pick<NodeBridge, 'name' | 'subnet' | 'gateway'>;
-  /** The kubelet's HTTPS port (on every address, 127.0.0.1 included). */
+  /**
+   * The kubelet's HTTPS port (on every address, 127.0.0.1 included), serving a certificate the
+   * cluster CA signed for 127.0.0.1, the node IP and the node name.
+   */
   readonly kubeletPort: number;
   /** The kubelet's /healthz port on 127.0.0.1 (plain HTTP). */
   readonly healthzPort: number;
@@ -121,6 +125,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       { name: 'kubelet-bootstrap', token: token.token },
     ]);
     const [port, healthzPort] = await Promise.all([freePort(), freePort()]);
+    const serving = await mintKubeletServing(cp.pki, dir, o.name, bridge.gateway);
     const kubeletOptions: KubeletOptions = {
       bin: kubeletBin,
       dir,
@@ -129,6 +134,8 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       port,
       healthzPort,
       clientCaFile: cp.pki.caCertPath,
+      tlsCertFile: serving.certPath,
+      tlsKeyFile: serving.keyPath,
       containerdSocket: ctrd.socket,
       bootstrapKubeconfig,
       mountNamespace: ctrd.mountNamespace,

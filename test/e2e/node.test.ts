@@ -3,7 +3,7 @@
  * joined through TLS bootstrap. One node: the bootstrap CSR and the kubelet's certificate, a pod
  * from a locally built image on the node's bridge that reaches the API server through the
  * `kubernetes` Service address with its projected token (node-attestor -in-cluster gets a node
- * identity that way), `kubectl logs`, a kubelet restart, the kubelet's API on 127.0.0.1 as SPIRE's
+ * identity that way), `kubectl logs` and `exec`, a kubelet restart, the kubelet's API on 127.0.0.1 as SPIRE's
  * workload attestor uses it. Two nodes: both Ready, a pod pinned to each, hostPath separation.
  * Every process, bridge, address and mount is gone after stop, after a test process that fails
  * midway, and (processes) after one that is SIGKILLed.
@@ -406,6 +406,11 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
     }
     const refused = await podsAs('stranger');
     assert.equal(refused.status, 403, refused.body);
+  });
+
+  it('kubectl exec runs a command in a container (API server → kubelet → containerd stream)', async () => {
+    const out = await cp.kubectl(['exec', 'sleeper', '--', '/pause', '-v']);
+    assert.equal(out, 'pause (node-attestor test harness)\n');
   });
 
   it('stops without leaving a process, container, bridge, address or mount', async () => {

@@ -3,8 +3,9 @@
  * joined through TLS bootstrap. One node: the bootstrap CSR and the kubelet's certificate, a pod
  * from a locally built image on the node's bridge that reaches the API server through the
  * `kubernetes` Service address with its projected token (node-attestor -in-cluster gets a node
- * identity that way), `kubectl logs` and `exec`, a kubelet restart, the kubelet's API on 127.0.0.1 as SPIRE's
- * workload attestor uses it. Two nodes: both Ready, a pod pinned to each, hostPath separation.
+ * identity that way), `kubectl logs` and `exec`, a kubelet restart, the kubelet's API on
+ * 127.0.0.1 as SPIRE's workload attestor uses it. Two nodes: both Ready, a pod pinned to each,
+ * hostPath separation.
  * Every process, bridge, address and mount is gone after stop, after a test process that fails
  * midway, and (processes) after one that is SIGKILLed.
  */

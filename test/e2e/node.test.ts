@@ -5,7 +5,7 @@
  * `kubernetes` Service address with its projected token (node-attestor -in-cluster gets a node
  * identity that way), `kubectl logs` and `exec`, a kubelet restart, the kubelet's API on
  * 127.0.0.1 as SPIRE's workload attestor uses it. Two nodes: both Ready, a pod pinned to each,
- * hostPath separation.
+ * hostPath separation; two clusters at once.
  * Every process, bridge, address and mount is gone after stop, after a test process that fails
  * midway, and (processes) after one that is SIGKILLed.
  */
@@ -485,6 +485,25 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
     await cluster.stop();
     for (const n of nodes) await assertGone(n, []);
     assert.deepEqual(await stillRunning(pids), [], 'container processes left');
+  });
+});
+
+describe('two clusters with a node each, started at once', { timeout: 5 * 60_000 }, () => {
+  it('pick different Service addresses, bridges and subnets, and both nodes get Ready', async () => {
+    const started = await Promise.allSettled([startCluster({ nodes: 1 }), startCluster({ nodes: 1 })]);
+    const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    try {
+      for (const r of started) if (r.status === 'rejected') throw r.reason;
+      const [x, y] = clusters as [Cluster, Cluster];
+      assert.notEqual(x.cp.service?.ip, y.cp.service?.ip);
+      const [nx, ny] = [x.nodes[0]!, y.nodes[0]!];
+      assert.notEqual(nx.bridge.name, ny.bridge.name);
+      assert.equal(cidrsOverlap(nx.bridge.subnet, ny.bridge.subnet), false);
+      for (const c of clusters)
+        assert.match(await c.cp.kubectl(['get', 'nodes', '--no-headers']), /^node-a\s+Ready\s/m);
+    } finally {
+      await Promise.all(clusters.map((c) => c.stop()));
+    }
   });
 });
 

@@ -30,7 +30,11 @@ function writePair(dir: string, name: string, c: TestCert): UserCredential {
   return { certPath, keyPath };
 }
 
-export async function createClusterPki(dir: string): Promise<ClusterPki> {
+/**
+ * `serviceIp`: the `kubernetes` Service ClusterIP pods dial (the first address of the Service
+ * range), named in the API server's certificate; 10.0.0.1 for the default 10.0.0.0/24.
+ */
+export async function createClusterPki(dir: string, serviceIp = '10.0.0.1'): Promise<ClusterPki> {
   const now = Date.now();
   const ca = await createCa('CN=node-attestor-test-cluster-ca', {
     notBefore: new Date(now - 3600_000),
@@ -44,7 +48,7 @@ export async function createClusterPki(dir: string): Promise<ClusterPki> {
     keyUsage: KU.digitalSignature | KU.keyEncipherment,
     extKeyUsage: [EKU.serverAuth],
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-    ipAddresses: ['127.0.0.1', '10.0.0.1'],
+    ipAddresses: ['127.0.0.1', serviceIp],
     notAfter: new Date(now + YEAR),
   });
   const apiPair = writePair(dir, 'apiserver', apiserver);
@@ -90,4 +94,28 @@ export async function mintUser(
     extKeyUsage: [EKU.clientAuth],
   });
   return writePair(dir, user.replaceAll(/[^A-Za-z0-9._-]/g, '_'), cert);
+}
+
+/**
+ * A kubelet serving certificate signed by the cluster CA, for `name` at 127.0.0.1 and `nodeIp`:
+ * clients that trust the cluster CA (SPIRE's k8s workload attestor with its default kubelet CA,
+ * the pod's ca.crt) can verify the kubelet, as on clusters whose kubelets get CA-signed serving
+ * certificates. (A kubelet left alone serves a self-signed certificate no one can verify.)
+ */
+export async function mintKubeletServing(
+  pki: ClusterPki,
+  dir: string,
+  name: string,
+  nodeIp: string,
+): Promise<UserCredential> {
+  const cert = await createCert({
+    subject: [{ O: ['system:nodes'] }, { CN: [`system:node:${name}`] }],
+    issuer: pki.ca,
+    ca: false,
+    keyUsage: KU.digitalSignature | KU.keyEncipherment,
+    extKeyUsage: [EKU.serverAuth],
+    dnsNames: [name],
+    ipAddresses: ['127.0.0.1', nodeIp],
+  });
+  return writePair(dir, 'kubelet-serving', cert);
 }

@@ -1,0 +1,34 @@
+// Starts a cluster with one node running a pod and prints what it made (one JSON line). Then, with
+// `fail`, it dies of an uncaught error as a test failing midway does; with `hold` it waits to be
+// SIGKILLed. The node e2e test checks what is left behind in each case.
+import { startCluster } from '../../harness/cluster.js';
+import { PAUSE_IMAGE } from '../../harness/node-images.js';
+
+const cluster = await startCluster({ nodes: 1, keepDir: true });
+const node = cluster.nodes[0]!;
+const pod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'left-running' },
+  spec: {
+    nodeName: node.name,
+    containers: [{ name: 'pause', image: PAUSE_IMAGE, imagePullPolicy: 'Never' }],
+  },
+};
+await cluster.cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+const deadline = Date.now() + 60_000;
+let pids: number[] = [];
+while (pids.length < 2) {
+  if (Date.now() > deadline) throw new Error('the pod did not start within 60 s');
+  await new Promise((r) => setTimeout(r, 200));
+  // The containers' processes: the node's processes minus its own programs.
+  pids = node
+    .nodeProcesses()
+    .filter((p) => !['containerd', 'kubelet', 'containerd-shim'].includes(p.command))
+    .map((p) => p.pid);
+}
+process.stdout.write(
+  `${JSON.stringify({ cpDir: cluster.cp.dir, nodeDir: node.dir, bridge: node.bridge.name, serviceIp: cluster.cp.service?.ip, pids })}\n`,
+);
+if (process.argv[2] === 'hold') setInterval(() => undefined, 1 << 30);
+else throw new Error('simulated test failure with a node running');

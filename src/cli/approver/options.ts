@@ -11,7 +11,7 @@ import { logFlagSpecs, logFlagsFrom, type LogFlags } from '../kit/log-flags.js';
 import { formatDuration } from '../../util/duration.js';
 import { durationFlag, nonEmpty, parseFlags, usage, type FlagSpec } from '../kit/flag-kit.js';
 import { kubeFlagSpecs, kubeFlagsFrom, type KubeFlags } from '../kit/kube-flags.js';
-import { parseListenAddress } from '../../approver/health-server.js';
+import { parseListenAddress } from '../../controller/health-server.js';
 import { APPROVER_DEFAULTS as DEFAULTS, type ApproverSettings } from '../../approver/settings.js';
 import { MAX_EXPIRATION_MS, MIN_EXPIRATION_MS } from '../../identity/defaults.js';
 

@@ -1,0 +1,110 @@
+/**
+ * Writes a request's answer through the /status subresource, at most once: the PUT carries the
+ * resourceVersion we decided on, so if anyone changed the request since (another replica that
+ * led before us, an admin) the API server answers 409 Conflict and we re-read it. An answer
+ * already there (Issued, Denied or Failed) is never overwritten: the API server would refuse it
+ * anyway, the status being immutable once terminal.
+ */
+import { AttestorError } from '../errors.js';
+import type { KubeClient } from '../kube/http.js';
+import {
+  PCR_GROUP_VERSION,
+  parsePcrObject,
+  pcrPath,
+  terminalCondition,
+  type PcrEntry,
+  type PcrObject,
+} from './pcr-api.js';
+import type { IssueTimes } from './issue.js';
+
+export type Answer =
+  | { readonly kind: 'issued'; readonly chainPem: string; readonly times: IssueTimes }
+  | { readonly kind: 'denied' | 'failed'; readonly reason: string; readonly message: string };
+
+export type WriteOutcome =
+  | { readonly kind: 'written'; readonly pcr: PcrObject }
+  | { readonly kind: 'settled-elsewhere'; readonly pcr: PcrObject }
+  | { readonly kind: 'changed'; readonly entry: PcrEntry }
+  | { readonly kind: 'gone' };
+
+/** The API's metav1.Time: RFC 3339 in whole seconds. */
+export const apiTime = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+const status = (err: unknown): number | undefined => {
+  if (!(err instanceof AttestorError)) return undefined;
+  const s = err.details.status;
+  return typeof s === 'number' ? s : undefined;
+};
+
+/** metav1.Condition messages are at most 32768 bytes. */
+const clip = (s: string): string => (s.length > 1024 ? `${s.slice(0, 1021)}...` : s);
+
+export function statusBody(entry: PcrEntry, a: Answer, now: Date): Record<string, unknown> {
+  const t = apiTime(now);
+  const condition =
+    a.kind === 'issued'
+      ? {
+          type: 'Issued',
+          status: 'True',
+          reason: 'Issued',
+          message: 'issued by node-attestor signer',
+          lastTransitionTime: t,
+        }
+      : {
+          type: a.kind === 'denied' ? 'Denied' : 'Failed',
+          status: 'True',
+          reason: a.reason,
+          message: clip(a.message),
+          lastTransitionTime: t,
+        };
+  return {
+    ...entry.raw,
+    // List items come without apiVersion/kind; the update needs them.
+    apiVersion: PCR_GROUP_VERSION,
+    kind: 'PodCertificateRequest',
+    status: {
+      conditions: [condition],
+      ...(a.kind === 'issued'
+        ? {
+            certificateChain: a.chainPem,
+            notBefore: apiTime(a.times.notBefore),
+            beginRefreshAt: apiTime(a.times.beginRefreshAt),
+            notAfter: apiTime(a.times.notAfter),
+          }
+        : {}),
+    },
+  };
+}
+
+export async function writeAnswer(
+  kube: KubeClient,
+  entry: PcrEntry,
+  a: Answer,
+  o: { readonly now?: Date; readonly signal?: AbortSignal } = {},
+): Promise<WriteOutcome> {
+  const { namespace, name } = entry.pcr.metadata;
+  const path = pcrPath(namespace, name);
+  try {
+    const answer = await kube.requestJson(
+      'PUT',
+      `${path}/status`,
+      statusBody(entry, a, o.now ?? new Date()),
+      o.signal,
+    );
+    return { kind: 'written', pcr: parsePcrObject(answer) };
+  } catch (err) {
+    const s = status(err);
+    if (s === 404) return { kind: 'gone' };
+    if (s !== 409) throw err;
+  }
+  let fresh: unknown;
+  try {
+    fresh = await kube.requestJson('GET', path, undefined, o.signal);
+  } catch (err) {
+    if (status(err) === 404) return { kind: 'gone' };
+    throw err;
+  }
+  const pcr = parsePcrObject(fresh);
+  if (terminalCondition(pcr) !== undefined) return { kind: 'settled-elsewhere', pcr };
+  return { kind: 'changed', entry: { pcr, raw: fresh as Record<string, unknown> } };
+}

@@ -38,7 +38,6 @@ export interface SignerControllerOptions {
   readonly retryMaxMs?: number;
 }
 
-const MAX_CHANGED_ROUNDS = 3;
 const MAX_REMEMBERED = 50_000;
 
 export class SignerController {
@@ -173,45 +172,32 @@ export class SignerController {
   }
 
   async #process(key: string, signal: AbortSignal): Promise<void> {
-    let entry = this.#o.lookup(key);
-    for (let round = 0; entry !== undefined && round < MAX_CHANGED_ROUNDS; round++) {
-      if (!this.#o.isLeader()) return;
-      const pcr = entry.pcr;
-      if (this.#answered.has(pcr.metadata.uid) || terminalCondition(pcr) !== undefined) return;
-      const answer = await this.#answer(pcr, signal);
-      // Leadership may have moved while we looked things up and signed.
-      if (!this.#o.isLeader()) return;
-      let outcome: Awaited<ReturnType<typeof writeAnswer>>;
-      try {
-        outcome = await writeAnswer(this.#o.kube, entry, answer, { now: new Date(this.#now()), signal });
-      } catch (err) {
-        this.#o.metrics.errors.inc({ kind: 'status' });
-        throw err;
-      }
-      switch (outcome.kind) {
-        case 'written':
-          this.#remember(pcr.metadata.uid);
-          this.#record(pcr, answer);
-          return;
-        case 'gone':
-          return;
-        case 'settled-elsewhere':
-          this.#o.metrics.conflicts.inc();
-          this.#log.info('PodCertificateRequest was answered by someone else first; left as it is', {
-            request: key,
-          });
-          return;
-        case 'changed':
-          this.#o.metrics.conflicts.inc();
-          entry = outcome.entry;
-          break;
-      }
+    const entry = this.#o.lookup(key);
+    if (entry === undefined || !this.#o.isLeader()) return;
+    const pcr = entry.pcr;
+    if (this.#answered.has(pcr.metadata.uid) || terminalCondition(pcr) !== undefined) return;
+    const answer = await this.#answer(pcr, signal);
+    // Leadership may have moved while we looked things up and signed.
+    if (!this.#o.isLeader()) return;
+    let outcome: Awaited<ReturnType<typeof writeAnswer>>;
+    try {
+      outcome = await writeAnswer(this.#o.kube, entry, answer, { now: new Date(this.#now()), signal });
+    } catch (err) {
+      this.#o.metrics.errors.inc({ kind: 'status' });
+      throw err;
     }
-    if (entry !== undefined)
-      throw new AttestorError(
-        'ERR_KUBE_API',
-        `PodCertificateRequest ${key} kept changing while we answered it`,
+    if (outcome.kind === 'written') {
+      this.#remember(pcr.metadata.uid);
+      this.#record(pcr, answer);
+    } else if (outcome.kind === 'stale') {
+      this.#o.metrics.conflicts.inc();
+      this.#log.info(
+        'PodCertificateRequest changed before our answer was written; waiting for the newer version',
+        {
+          request: key,
+        },
       );
+    }
   }
 
   #record(pcr: PcrObject, a: Answer): void {

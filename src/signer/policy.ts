@@ -49,7 +49,7 @@ export const needsPod = (p: SignerPolicy): boolean => Object.keys(p.requirePodLa
  * The verdict on `pcr`. `pod` is what a Pod read found (undefined: absent), and only consulted
  * when the policy requires labels.
  */
-export function judge(pcr: PcrObject, policy: SignerPolicy, pod?: PodFacts  ): Verdict {
+export function judge(pcr: PcrObject, policy: SignerPolicy, pod?: PodFacts): Verdict {
   const s = pcr.spec;
   const ns = pcr.metadata.namespace;
   const sa = `${ns}:${s.serviceAccountName}`;

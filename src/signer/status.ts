@@ -1,20 +1,14 @@
 /**
  * Writes a request's answer through the /status subresource, at most once: the PUT carries the
- * resourceVersion we decided on, so if anyone changed the request since (another replica that
- * led before us, an admin) the API server answers 409 Conflict and we re-read it. An answer
- * already there (Issued, Denied or Failed) is never overwritten: the API server would refuse it
- * anyway, the status being immutable once terminal.
+ * resourceVersion we judged, so if anyone changed the request since (a replica that led before
+ * us, an admin) the API server answers 409 Conflict and we write nothing. No re-read here (the
+ * signer's RBAC has no get): the informer's watch delivers the newer version, and the controller
+ * answers it only if it is still unanswered. An answer (Issued, Denied, Failed) is never
+ * overwritten; the API server would refuse it anyway, the status being immutable once terminal.
  */
 import { AttestorError } from '../errors.js';
 import type { KubeClient } from '../kube/http.js';
-import {
-  PCR_GROUP_VERSION,
-  parsePcrObject,
-  pcrPath,
-  terminalCondition,
-  type PcrEntry,
-  type PcrObject,
-} from './pcr-api.js';
+import { PCR_GROUP_VERSION, parsePcrObject, pcrPath, type PcrEntry, type PcrObject } from './pcr-api.js';
 import type { IssueTimes } from './issue.js';
 
 export type Answer =
@@ -23,8 +17,8 @@ export type Answer =
 
 export type WriteOutcome =
   | { readonly kind: 'written'; readonly pcr: PcrObject }
-  | { readonly kind: 'settled-elsewhere'; readonly pcr: PcrObject }
-  | { readonly kind: 'changed'; readonly entry: PcrEntry }
+  /** 409: someone changed it since we read it (answered it, most likely). */
+  | { readonly kind: 'stale' }
   | { readonly kind: 'gone' };
 
 /** The API's metav1.Time: RFC 3339 in whole seconds. */
@@ -95,16 +89,8 @@ export async function writeAnswer(
   } catch (err) {
     const s = status(err);
     if (s === 404) return { kind: 'gone' };
-    if (s !== 409) throw err;
-  }
-  let fresh: unknown;
-  try {
-    fresh = await kube.requestJson('GET', path, undefined, o.signal);
-  } catch (err) {
-    if (status(err) === 404) return { kind: 'gone' };
+    // Our copy is stale: the watch brings the newer one, which is queued again if still unanswered.
+    if (s === 409) return { kind: 'stale' };
     throw err;
   }
-  const pcr = parsePcrObject(fresh);
-  if (terminalCondition(pcr) !== undefined) return { kind: 'settled-elsewhere', pcr };
-  return { kind: 'changed', entry: { pcr, raw: fresh as Record<string, unknown> } };
 }

@@ -158,7 +158,12 @@ async function buildExecutable() {
     rmSync(built, { force: true });
     rmSync(copied, { force: true });
   }
-  for (const link of ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin']) {
+  for (const link of [
+    'k8s-csr-agent-plugin',
+    'k8s-csr-server-plugin',
+    'k8s-pod-cert-agent-plugin',
+    'k8s-pod-cert-server-plugin',
+  ]) {
     const path = join('dist', link);
     rmSync(path, { force: true });
     symlinkSync('node-attestor', path);

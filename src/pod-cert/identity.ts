@@ -25,6 +25,8 @@ import { DerError, TAG, childrenOf, decodeOid, expectTag, parseDer, type DerNode
 import { sequence, smallInteger, tlv } from '../x509/der-write.js';
 
 export const POD_IDENTITY_OID = '2.25.300237969989396184355817823504244419560';
+/** The fixed subject CN of every pod certificate (the facts are in the extension). */
+export const POD_CERT_CN = 'node-attestor pod certificate';
 export const POD_IDENTITY_VERSION = 1;
 
 export interface PodIdentity {

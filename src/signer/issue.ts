@@ -14,11 +14,10 @@
  * second half, less its up to 5 minutes of jitter, to renew.
  */
 import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
-import { encodePodIdentity, POD_IDENTITY_OID, type PodIdentity } from '../pod-cert/identity.js';
+import { encodePodIdentity, POD_CERT_CN, POD_IDENTITY_OID, type PodIdentity } from '../pod-cert/identity.js';
 import { loadX509 } from '../x509/load-peculiar.js';
 import type { CaCertificate } from './ca.js';
 
-export const POD_CERT_SUBJECT = 'CN=node-attestor pod certificate';
 /** The API server refuses a shorter certificate (PodCertificateRequest validation). */
 export const MIN_LIFETIME_MS = 3_600_000;
 /** beginRefreshAt must be at least this far from notBefore and notAfter. */
@@ -90,7 +89,7 @@ export async function issueCertificate(
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial.toString('hex'),
     issuer: caCert.subjectName,
-    subject: POD_CERT_SUBJECT,
+    subject: `CN=${POD_CERT_CN}`,
     notBefore: times.notBefore,
     notAfter: times.notAfter,
     publicKey: subjectSpki,

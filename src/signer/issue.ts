@@ -13,10 +13,14 @@
  * lifetime, kept at least 10 minutes from both ends (the API's rule) so the kubelet has the
  * second half, less its up to 5 minutes of jitter, to renew.
  */
-import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { encodePodIdentity, POD_CERT_CN, POD_IDENTITY_OID, type PodIdentity } from '../pod-cert/identity.js';
-import { loadX509 } from '../x509/load-peculiar.js';
+import { TAG } from '../x509/der.js';
+import { oid, sequence, tlv } from '../x509/der-write.js';
+import { OID } from '../x509/oids.js';
+import { encodePem } from '../x509/pem.js';
 import type { CaCertificate } from './ca.js';
+import { akiExtension, buildCertificate, type ExtensionSpec } from './certificate-builder.js';
 
 /** The API server refuses a shorter certificate (PodCertificateRequest validation). */
 export const MIN_LIFETIME_MS = 3_600_000;
@@ -47,61 +51,34 @@ export function issueTimes(
   return { notBefore: new Date(nb), notAfter: new Date(na), beginRefreshAt: new Date(refresh) };
 }
 
-interface SigningKey {
-  readonly key: webcrypto.CryptoKey;
-  readonly algorithm: webcrypto.EcdsaParams | webcrypto.Algorithm;
-}
-const imported = new WeakMap<KeyObject, Promise<SigningKey>>();
-
-function signingKey(key: KeyObject): Promise<SigningKey> {
-  let p = imported.get(key);
-  if (p === undefined) {
-    const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-    if (key.asymmetricKeyType === 'ec') {
-      const curve = key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'P-384' : 'P-256';
-      const hash = curve === 'P-384' ? 'SHA-384' : 'SHA-256';
-      p = webcrypto.subtle
-        .importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: curve }, false, ['sign'])
-        .then((k) => ({ key: k, algorithm: { name: 'ECDSA', hash } }));
-    } else {
-      const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-      p = webcrypto.subtle
-        .importKey('pkcs8', pkcs8, algorithm, false, ['sign'])
-        .then((k) => ({ key: k, algorithm }));
-    }
-    imported.set(key, p);
-  }
-  return p;
+/** The extension values of the profile, in order (the pod identity last). */
+export function podCertExtensions(issuerDer: Buffer, identity: PodIdentity): ExtensionSpec[] {
+  return [
+    // basicConstraints: an empty SEQUENCE is cA FALSE.
+    { oid: OID.basicConstraints, critical: true, value: sequence() },
+    // keyUsage: digitalSignature only (bit 0; seven unused bits).
+    { oid: OID.keyUsage, critical: true, value: tlv(TAG.bitString, Buffer.from([7, 0x80])) },
+    { oid: OID.extKeyUsage, critical: false, value: sequence(oid(OID.clientAuth)) },
+    akiExtension(issuerDer),
+    { oid: POD_IDENTITY_OID, critical: false, value: encodePodIdentity(identity) },
+  ];
 }
 
 /** The PEM of the issued certificate. */
-export async function issueCertificate(
+export function issueCertificate(
   ca: CaCertificate & { readonly key: KeyObject },
   subjectSpki: Buffer,
   identity: PodIdentity,
   times: IssueTimes,
-): Promise<string> {
-  const x509 = await loadX509();
-  const caCert = new x509.X509Certificate(ca.cert.raw);
-  const { key, algorithm } = await signingKey(ca.key);
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial.toString('hex'),
-    issuer: caCert.subjectName,
-    subject: `CN=${POD_CERT_CN}`,
+): string {
+  const der = buildCertificate({
+    issuerDer: ca.cert.raw,
+    issuerKey: ca.key,
+    subjectSpki,
+    subjectCn: POD_CERT_CN,
     notBefore: times.notBefore,
     notAfter: times.notAfter,
-    publicKey: subjectSpki,
-    signingKey: key,
-    signingAlgorithm: algorithm,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
-      new x509.Extension(POD_IDENTITY_OID, false, encodePodIdentity(identity)),
-    ],
+    extensions: podCertExtensions(ca.cert.raw, identity),
   });
-  return cert.toString('pem');
+  return encodePem('CERTIFICATE', der);
 }

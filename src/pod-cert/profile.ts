@@ -15,7 +15,7 @@ import { AttestorError } from '../errors.js';
 import { KeyUsage, readCertificate } from '../attestation/chain/certificate.js';
 import { describeKey, popKind } from '../attestation/pop-key.js';
 import type { LeafIdentity } from '../attestation/verify-attestation.js';
-import { OID } from '../x509/oids.js';
+import { ATTRIBUTE_TYPES, OID } from '../x509/oids.js';
 import { POD_CERT_CN, POD_IDENTITY_OID, podIdentityOf, rawExtensions } from './identity.js';
 
 const ALLOWED_EXTENSIONS = new Set<string>([
@@ -26,6 +26,10 @@ const ALLOWED_EXTENSIONS = new Set<string>([
   OID.subjectKeyIdentifier,
   POD_IDENTITY_OID,
 ]);
+/** Short names for messages (read without @peculiar/x509, which the plugin loads only when needed). */
+const NAMES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(ATTRIBUTE_TYPES).map(([name, oid]) => [oid, name]),
+);
 const ALLOWED_CRITICAL = new Set<string>([OID.basicConstraints, OID.keyUsage]);
 
 const refuse = (check: string, problem: string): AttestorError =>
@@ -39,7 +43,10 @@ export function checkPodCertProfile(leaf: X509Certificate, signerName: string): 
   const attributes = facts.subjectRdns.flat();
   const [cn] = attributes;
   if (attributes.length !== 1 || cn?.type !== OID.commonName || cn.value !== POD_CERT_CN)
-    throw refuse('subject', `subject is ${JSON.stringify(facts.subject)}, not exactly CN=${POD_CERT_CN}`);
+    throw refuse(
+      'subject',
+      `subject is ${JSON.stringify(attributes.map((x) => `${NAMES[x.type] ?? x.type}=${x.value}`).join(', '))}, not exactly CN=${POD_CERT_CN}`,
+    );
   if (facts.basicConstraints?.ca !== false)
     throw refuse('ca', 'it is a CA certificate or lacks basicConstraints CA:false');
   if (facts.keyUsage !== KeyUsage.digitalSignature)

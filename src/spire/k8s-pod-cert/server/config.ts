@@ -26,8 +26,8 @@ import {
 } from '../../k8s-csr/server/pending-challenges.js';
 
 export const DEFAULT_POD_CERT_PLUGIN_NAME = 'k8s_pod_cert';
-/** spire-controller-manager's parent-ID convention, with this plugin's name. */
-export const DEFAULT_POD_CERT_TEMPLATE = '/spire/agent/{{plugin_name}}/{{cluster}}/{{node_uid}}';
+/** Under /spire/agent: spire-controller-manager's parent-ID convention, with this plugin's name. */
+export const DEFAULT_POD_CERT_TEMPLATE = '/{{plugin_name}}/{{cluster}}/{{node_uid}}';
 
 export interface PodCertClusterPolicy {
   readonly signerName: string;

@@ -4,10 +4,10 @@
  * CA's owner made by hand, one for another signer name sharing the CA, a CA certificate):
  *
  *   subject exactly CN=node-attestor pod certificate; not a CA; keyUsage exactly
- *   digitalSignature; extKeyUsage exactly [clientAuth]; no subjectAltName; no extension but
- *   basicConstraints, keyUsage, extKeyUsage, the key identifiers and the pod identity, and only
- *   the first two critical; exactly one pod identity extension naming the configured signer; a
- *   valid node name in it; an RSA or ECDSA key (the x509pop proof).
+ *   digitalSignature; extKeyUsage exactly [clientAuth]; a subjectAltName of exactly one name,
+ *   the pod identity URI, naming the configured signer and a valid node name; no extension but
+ *   basicConstraints, keyUsage, extKeyUsage, subjectAltName and the key identifiers, only the
+ *   first two critical; an RSA or ECDSA key (the x509pop proof).
  */
 import type { X509Certificate } from 'node:crypto';
 import { nodeNameProblem } from '../csr/profile.js';
@@ -16,7 +16,8 @@ import { KeyUsage, readCertificate } from '../attestation/chain/certificate.js';
 import { describeKey, popKind } from '../attestation/pop-key.js';
 import type { LeafIdentity } from '../attestation/verify-attestation.js';
 import { ATTRIBUTE_TYPES, OID } from '../x509/oids.js';
-import { POD_CERT_CN, POD_IDENTITY_OID, podIdentityOf, rawExtensions } from './identity.js';
+import { POD_CERT_CN, decodePodIdentity } from './identity.js';
+import { rawExtensions, subjectAltNames } from './raw-extensions.js';
 
 const ALLOWED_EXTENSIONS = new Set<string>([
   OID.basicConstraints,
@@ -24,7 +25,7 @@ const ALLOWED_EXTENSIONS = new Set<string>([
   OID.extKeyUsage,
   OID.authorityKeyIdentifier,
   OID.subjectKeyIdentifier,
-  POD_IDENTITY_OID,
+  OID.subjectAltName,
 ]);
 /** Short names for messages (read without @peculiar/x509, which the plugin loads only when needed). */
 const NAMES: Readonly<Record<string, string>> = Object.fromEntries(
@@ -54,20 +55,33 @@ export function checkPodCertProfile(leaf: X509Certificate, signerName: string): 
   const eku = facts.extKeyUsage;
   if (eku?.length !== 1 || eku[0] !== OID.clientAuth)
     throw refuse('eku', 'extended key usage is not exactly [clientAuth]');
-  if (facts.hasSubjectAltName) throw refuse('san', 'it has a subjectAltName extension');
-  const types = rawExtensions(facts.der);
+  let types: ReturnType<typeof rawExtensions>;
+  let sans: ReturnType<typeof subjectAltNames> | undefined;
+  try {
+    types = rawExtensions(facts.der);
+    const san = types.find((e) => e.oid === OID.subjectAltName);
+    sans = san === undefined ? undefined : subjectAltNames(san.value);
+  } catch (err) {
+    throw refuse(
+      'extensions',
+      `its extensions do not read: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
   const extra = types.filter((e) => !ALLOWED_EXTENSIONS.has(e.oid)).map((e) => e.oid);
   if (extra.length > 0)
     throw refuse('extensions', `it has extensions outside the profile: ${extra.join(', ')}`);
   const critical = types.filter((e) => e.critical && !ALLOWED_CRITICAL.has(e.oid)).map((e) => e.oid);
   if (critical.length > 0)
     throw refuse('extensions', `extensions marked critical outside the profile: ${critical.join(', ')}`);
+  const [uri] = sans?.uris ?? [];
+  if (uri === undefined || sans?.uris.length !== 1 || sans.others !== 0)
+    throw refuse('san', 'its subjectAltName is not exactly one URI, the pod identity');
   if (popKind(facts.publicKey) === undefined)
     throw refuse(
       'key-type',
       `key type ${describeKey(facts.publicKey)}; x509pop proof of possession needs RSA or ECDSA`,
     );
-  const pod = podIdentityOf(facts.der);
+  const pod = decodePodIdentity(uri);
   if (pod.signerName !== signerName)
     throw refuse('signer', `it was issued for signer ${JSON.stringify(pod.signerName)}, not ${signerName}`);
   const problem = nodeNameProblem(pod.nodeName);

@@ -1,7 +1,7 @@
 /**
- * Writes and signs an X.509 v3 certificate with node:crypto and the DER writer, no ASN.1
- * library: @peculiar/x509 re-encodes extension OIDs through asn1js, which writes an arc beyond
- * 2^53 (our pod identity OID, a UUID arc under 2.25) as a truncated "2.25". The issuer Name and
+ * Writes and signs an X.509 v3 certificate with node:crypto and the DER writer: no ASN.1 library
+ * to load in the signer (@peculiar/x509 costs hundreds of milliseconds and re-encodes what it is
+ * given through its own schemas). The issuer Name and
  * the subject's SubjectPublicKeyInfo are copied byte for byte (from the CA certificate and the
  * request), so the chain links by exact name and the key is exactly the one requested.
  */

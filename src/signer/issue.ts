@@ -5,7 +5,7 @@
  *   subject  CN=node-attestor pod certificate (fixed: the facts are in the extension, where no
  *            64-character CN limit truncates a 253-character pod name)
  *   basicConstraints CA:false (critical), keyUsage digitalSignature (critical),
- *   extKeyUsage clientAuth, authorityKeyIdentifier, the pod identity extension (non-critical)
+ *   extKeyUsage clientAuth, authorityKeyIdentifier, subjectAltName: one URI, the pod identity
  *
  * Timing (the API server checks all of it): notBefore = now in whole seconds (it must be within
  * 5 minutes of the API server's clock); notAfter = notBefore + min(-max-expiration,
@@ -14,7 +14,7 @@
  * second half, less its up to 5 minutes of jitter, to renew.
  */
 import type { KeyObject } from 'node:crypto';
-import { encodePodIdentity, POD_CERT_CN, POD_IDENTITY_OID, type PodIdentity } from '../pod-cert/identity.js';
+import { encodePodIdentity, POD_CERT_CN, type PodIdentity } from '../pod-cert/identity.js';
 import { TAG } from '../x509/der.js';
 import { oid, sequence, tlv } from '../x509/der-write.js';
 import { OID } from '../x509/oids.js';
@@ -51,7 +51,7 @@ export function issueTimes(
   return { notBefore: new Date(nb), notAfter: new Date(na), beginRefreshAt: new Date(refresh) };
 }
 
-/** The extension values of the profile, in order (the pod identity last). */
+/** The extension values of the profile, in order (the pod identity URI last). */
 export function podCertExtensions(issuerDer: Buffer, identity: PodIdentity): ExtensionSpec[] {
   return [
     // basicConstraints: an empty SEQUENCE is cA FALSE.
@@ -60,7 +60,12 @@ export function podCertExtensions(issuerDer: Buffer, identity: PodIdentity): Ext
     { oid: OID.keyUsage, critical: true, value: tlv(TAG.bitString, Buffer.from([7, 0x80])) },
     { oid: OID.extKeyUsage, critical: false, value: sequence(oid(OID.clientAuth)) },
     akiExtension(issuerDer),
-    { oid: POD_IDENTITY_OID, critical: false, value: encodePodIdentity(identity) },
+    // [6] uniformResourceIdentifier; not critical, the subject is not empty.
+    {
+      oid: OID.subjectAltName,
+      critical: false,
+      value: sequence(tlv(0x86, Buffer.from(encodePodIdentity(identity), 'latin1'))),
+    },
   ];
 }
 

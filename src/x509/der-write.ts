@@ -42,19 +42,18 @@ export function smallInteger(value: number): Buffer {
 
 /** A dotted OID ("1.2.840.10045.4.3.2"), base-128 arcs with the first two combined. */
 export function oid(dotted: string): Buffer {
-  // BigInt arcs: a UUID arc under 2.25 (X.667) is 128 bits.
   const arcs = dotted.split('.').map((a) => {
     if (!/^(0|[1-9]\d*)$/.test(a)) throw new RangeError(`OID ${dotted}: bad arc`);
-    return BigInt(a);
+    return Number(a);
   });
   const [first, second, ...rest] = arcs;
-  if (first === undefined || second === undefined || first > 2n || (first < 2n && second > 39n))
+  if (first === undefined || second === undefined || first > 2 || (first < 2 && second > 39))
     throw new RangeError(`OID ${dotted}: bad first arcs`);
   const out: number[] = [];
-  for (const arc of [first * 40n + second, ...rest]) {
-    if (arc >= 1n << 128n) throw new RangeError(`OID ${dotted}: arc too large`);
-    const septets = [Number(arc % 128n)];
-    for (let n = arc / 128n; n > 0n; n /= 128n) septets.unshift(0x80 | Number(n % 128n));
+  for (const arc of [first * 40 + second, ...rest]) {
+    if (!Number.isSafeInteger(arc)) throw new RangeError(`OID ${dotted}: arc too large`);
+    const septets = [arc % 128];
+    for (let n = Math.floor(arc / 128); n > 0; n = Math.floor(n / 128)) septets.unshift(0x80 | (n % 128));
     out.push(...septets);
   }
   return tlv(TAG.oid, Buffer.from(out));

@@ -170,35 +170,20 @@ export function nodeTlv(node: DerNode): Tlv {
 /** Dotted text of an OBJECT IDENTIFIER's content octets. */
 export function decodeOidContent(content: Uint8Array): string {
   if (content.length === 0) throw new DerError('OID: empty');
-  const arcs: (number | bigint)[] = [];
+  const arcs: number[] = [];
   let value = 0;
-  // An arc past 2^53 (a UUID arc under 2.25, X.667) continues as a BigInt, up to 128 bits.
-  let big: bigint | undefined;
-  let septets = 0;
   for (const [i, byte] of content.entries()) {
     // A leading 0x80 pads an arc; DER forbids it (it would give one OID two encodings).
-    if (septets === 0 && byte === 0x80) throw new DerError('OID: non-minimal arc');
-    septets++;
-    if (big === undefined && value * 128 + (byte & 0x7f) > Number.MAX_SAFE_INTEGER) big = BigInt(value);
-    if (big === undefined) value = value * 128 + (byte & 0x7f);
-    else {
-      big = big * 128n + BigInt(byte & 0x7f);
-      if (big >= 1n << 128n) throw new DerError('OID: arc too large');
-    }
+    if (value === 0 && byte === 0x80) throw new DerError('OID: non-minimal arc');
+    value = value * 128 + (byte & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER) throw new DerError('OID: arc too large');
     if ((byte & 0x80) === 0) {
-      arcs.push(big ?? value);
+      arcs.push(value);
       value = 0;
-      big = undefined;
-      septets = 0;
     } else if (i === content.length - 1) throw new DerError('OID: truncated arc');
   }
   const [first = 0] = arcs;
-  const head =
-    typeof first === 'bigint'
-      ? [2, first - 80n]
-      : first < 80
-        ? [Math.floor(first / 40), first % 40]
-        : [2, first - 80];
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
   return [...head, ...arcs.slice(1)].join('.');
 }
 

@@ -1,7 +1,8 @@
 /**
  * The PodCertificateRequest signer against a real control plane (kube-apiserver v1.37.2 with the
  * NodeRestriction admission plugin), exactly as a kubelet uses it but without one: Nodes and Pods
- * bound to them by spec.nodeName (they never run), a client certificate for system:node:<name>
+ * bound to them by spec.nodeName (they never run) that mount a podCertificate volume from this
+ * signer (NodeRestriction requires it), a client certificate for system:node:<name>
  * in system:nodes, and PodCertificateRequests created with it. The signer runs as users ship it
  * (dist/node-attestor signer) with the RBAC of k8s-configs/signer/ and its CA in a Secret. Then a
  * real spire-server and spire-agent attest with k8s_pod_cert from a credential bundle written
@@ -258,7 +259,31 @@ describe('PodCertificateRequest signer on a real control plane', () => {
           nodeName: node,
           serviceAccountName: sa,
           automountServiceAccountToken: false,
-          containers: [{ name: 'c', image: 'localhost/never-pulled:1' }],
+          // NodeRestriction lets a node ask for a pod certificate only for a pod that mounts one
+          // from this signer (or by an RBAC grant the node does not have).
+          volumes: [
+            {
+              name: 'pod-cert',
+              projected: {
+                sources: [
+                  {
+                    podCertificate: {
+                      signerName: SIGNER,
+                      keyType: 'ECDSAP256',
+                      credentialBundlePath: 'credentialbundle.pem',
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+          containers: [
+            {
+              name: 'c',
+              image: 'localhost/never-pulled:1',
+              volumeMounts: [{ name: 'pod-cert', mountPath: '/var/run/secrets/node-attestor/pod-cert' }],
+            },
+          ],
         },
       });
       uid[`pod/${pod}`] = p.metadata.uid;

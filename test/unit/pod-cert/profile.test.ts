@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { checkPodCertProfile } from '../../../src/pod-cert/profile.js';
-import {
-  POD_IDENTITY_OID,
-  decodePodIdentity,
-  encodePodIdentity,
-  type PodIdentity,
-} from '../../../src/pod-cert/identity.js';
+import { decodePodIdentity, encodePodIdentity, type PodIdentity } from '../../../src/pod-cert/identity.js';
 import { buildCertificate, type ExtensionSpec } from '../../../src/signer/certificate-builder.js';
 import { podCertExtensions } from '../../../src/signer/issue.js';
 import { readCertificate, withCertificateReader } from '../../../src/attestation/chain/certificate.js';
@@ -56,12 +51,24 @@ describe('the pod certificate profile', () => {
     ca = await createCa('CN=signer-ca');
   });
 
-  it('accepts what the signer issues and reads its pod identity (the core reader handles the 128-bit OID arc)', async () => {
+  it('accepts what the signer issues and reads its pod identity ', async () => {
     const leaf = await make({});
-    assert.deepEqual(checkPodCertProfile(leaf, SIGNER), { nodeName: 'node-a', pod: ID });
-    assert.equal(readCertificate(leaf, 'leaf').basicConstraints?.ca, false);
+    assert.deepEqual(await withCertificateReader(() => checkPodCertProfile(leaf, SIGNER)), {
+      nodeName: 'node-a',
+      pod: ID,
+    });
+    assert.equal(
+      (await withCertificateReader(() => readCertificate(leaf, 'leaf'))).basicConstraints?.ca,
+      false,
+    );
   });
 
+  const san = (...names: Buffer[]): ExtensionSpec => ({
+    oid: OID.subjectAltName,
+    critical: false,
+    value: sequence(...names),
+  });
+  const uri = (text: string): Buffer => tlv(0x86, Buffer.from(text, 'latin1'));
   const refusals: [string, Parameters<typeof make>[0], RegExp][] = [
     ['another CN', { cn: 'system:node:node-a' }, /subject is "CN=system:node:node-a"/],
     [
@@ -86,28 +93,24 @@ describe('the pod certificate profile', () => {
       /not exactly digitalSignature/,
     ],
     [
-      'a SAN',
-      {
-        edit: (e) => [
-          ...e,
-          { oid: OID.subjectAltName, critical: false, value: sequence(tlv(0x82, Buffer.from('node-a'))) },
-        ],
-      },
-      /subjectAltName/,
+      'a DNS name beside the URI',
+      { edit: replace(san(uri(encodePodIdentity(ID)), tlv(0x82, Buffer.from('node-a')))) },
+      /not exactly one URI/,
     ],
+    [
+      'a SPIFFE ID instead of the pod identity',
+      { edit: replace(san(uri('spiffe://example.org/node-a'))) },
+      /does not start with urn:node-attestor:pod-cert:v1:/,
+    ],
+    ['no subjectAltName', { edit: without(OID.subjectAltName) }, /not exactly one URI/],
     [
       'an unknown extension',
       { edit: (e) => [...e, { oid: '1.2.3.4', critical: false, value: sequence() }] },
       /outside the profile: 1.2.3.4/,
     ],
     [
-      'no pod identity',
-      { edit: without(POD_IDENTITY_OID) },
-      /exactly one node-attestor pod identity extension/,
-    ],
-    [
-      'a critical pod identity',
-      { edit: replace({ oid: POD_IDENTITY_OID, critical: true, value: encodePodIdentity(ID) }) },
+      'a critical subjectAltName',
+      { edit: replace({ ...san(uri(encodePodIdentity(ID))), critical: true }) },
       /marked critical outside the profile/,
     ],
     ['an Ed25519 key', { keyAlg: 'ed25519' }, /x509pop proof of possession needs RSA or ECDSA/],
@@ -134,11 +137,19 @@ describe('the pod certificate profile', () => {
     );
   });
 
-  it('decodes only version 1 with exactly the eight non-empty fields', () => {
-    assert.deepEqual(decodePodIdentity(encodePodIdentity(ID)), ID);
-    assert.throws(() => decodePodIdentity(encodePodIdentity({ ...ID, podUID: '' })), /podUID: empty/);
-    const v2 = Buffer.from(encodePodIdentity(ID));
-    v2[4] = 2; // the version INTEGER's value (SEQUENCE header 2 octets + INTEGER header 2)
-    assert.throws(() => decodePodIdentity(v2), /version is not 1/);
+  it('decodes only the v1 URN with exactly the eight canonical, non-empty fields', () => {
+    const text = encodePodIdentity(ID);
+    assert.equal(
+      text,
+      'urn:node-attestor:pod-cert:v1:node-attestor.spiffe.io%2Fspire-agent:node-a:node-uid-1:spire:agent-a:pod-uid-1:spire-agent:sa-uid-1',
+    );
+    assert.deepEqual(decodePodIdentity(text), ID);
+    assert.throws(
+      () => decodePodIdentity(encodePodIdentity({ ...ID, podUID: '' })),
+      /empty, overlong or non-canonical podUID/,
+    );
+    assert.throws(() => decodePodIdentity(text.replace(':v1:', ':v2:')), /does not start with/);
+    assert.throws(() => decodePodIdentity(`${text}:extra`), /has 9 fields, not 8/);
+    assert.throws(() => decodePodIdentity(text.replace(':node-a:', ':node%2Da:')), /non-canonical nodeName/);
   });
 });

@@ -5,6 +5,7 @@ import { chooseSigningCa, parseCaMaterial, secretCaSource } from '../../../src/s
 import { issueCertificate, issueTimes } from '../../../src/signer/issue.js';
 import { checkRequestKey } from '../../../src/signer/request-key.js';
 import { checkPodCertProfile } from '../../../src/pod-cert/profile.js';
+import { withCertificateReader } from '../../../src/attestation/chain/certificate.js';
 import type { PodIdentity } from '../../../src/pod-cert/identity.js';
 import { createCa } from '../../support/pki.js';
 import { SIGNER, stubRequest } from './helpers.js';
@@ -125,7 +126,7 @@ describe('issued certificates', () => {
       assert.ok(times !== undefined);
       const leaf = new X509Certificate(issueCertificate(choice.ca, key.spki, ID, times));
       assert.ok(leaf.verify(ca.cert.publicKey));
-      assert.equal(checkPodCertProfile(leaf, SIGNER).nodeName, 'node-a');
+      assert.equal((await withCertificateReader(() => checkPodCertProfile(leaf, SIGNER))).nodeName, 'node-a');
     });
 
   it('carries the pod identity and passes the k8s_pod_cert profile; another signer name does not', async () => {
@@ -147,7 +148,10 @@ describe('issued certificates', () => {
     assert.ok(leaf.verify(ca.cert.publicKey), 'signed by the CA');
     assert.equal(leaf.checkIssued(ca.cert), true);
     assert.equal(new Date(leaf.validTo).getTime(), times.notAfter.getTime());
-    assert.deepEqual(checkPodCertProfile(leaf, SIGNER), { nodeName: 'node-a', pod: ID });
+    assert.deepEqual(await withCertificateReader(() => checkPodCertProfile(leaf, SIGNER)), {
+      nodeName: 'node-a',
+      pod: ID,
+    });
     assert.throws(
       () => checkPodCertProfile(leaf, 'example.com/other'),
       /issued for signer "node-attestor.spiffe.io\/spire-agent"/,

@@ -364,35 +364,64 @@ describe('PodCertificateRequest signer on a real control plane', () => {
   });
 
   it('restart and leader change while requests pend: every request answered once', async () => {
+    const issuedBy = (sp: SignerProc): string[] =>
+      sp
+        .lines()
+        .filter((l) => typeof l.msg === 'string' && l.msg.startsWith('issued a certificate'))
+        .map((l) => String(l.request));
+    const batch = async (n: number): Promise<string[]> => {
+      const names: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const { b64 } = await stub();
+        names.push(
+          created(await createPcr('node-a', { pod: 'agent-a', node: 'node-a', stubB64: b64 })).metadata.name,
+        );
+      }
+      return names;
+    };
+    const allIssuedOnce = async (names: string[]): Promise<void> => {
+      for (const n of names) {
+        const p = await answered(n, 60_000);
+        assert.equal(p.status?.conditions?.length, 1, JSON.stringify(p.status));
+        assert.equal(p.status.conditions[0]?.type, 'Issued');
+      }
+    };
+    // 1. Requests made while no signer runs wait; a restarted signer answers them all.
     await stopSigners();
-    const names: string[] = [];
-    for (let i = 0; i < 12; i++) {
-      const { b64 } = await stub();
-      names.push(
-        created(await createPcr('node-a', { pod: 'agent-a', node: 'node-a', stubB64: b64 })).metadata.name,
-      );
-    }
-    for (const n of names)
+    const pending = await batch(8);
+    for (const n of pending)
       assert.equal((await getPcr(n)).status?.conditions, undefined, 'pending while no signer runs');
-    const a = await startSigner('leader-1');
-    const b = await startSigner('leader-2');
-    // Stop whichever leads as soon as it has answered something; the other takes over.
-    const issuedBy = (s: SignerProc): number =>
-      s.lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('issued a certificate')).length;
-    const first = await until(
-      'a first answer',
-      () => Promise.resolve([a, b].find((s) => issuedBy(s) > 0)),
-      () => a.proc.tail() + b.proc.tail(),
+    const a = await startSigner('replica-a');
+    const b = await startSigner('replica-b');
+    await allIssuedOnce(pending);
+    // 2. The leader dies without releasing the Lease (SIGKILL) while new requests pend: the
+    //    other replica takes over once the Lease expires (4 s) and answers them.
+    const leaderOf = async (): Promise<SignerProc> => {
+      const lease = await admin<{ spec: { holderIdentity?: string } }>(
+        'GET',
+        `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/node-attestor-signer`,
+      );
+      const holder = lease.spec.holderIdentity;
+      const sp = holder === 'replica-a' ? a : holder === 'replica-b' ? b : undefined;
+      assert.ok(sp !== undefined, `lease holder ${String(holder)}`);
+      return sp;
+    };
+    const leader = await leaderOf();
+    const follower = leader === a ? b : a;
+    leader.proc.killNow();
+    await leader.proc.exited;
+    const afterKill = await batch(8);
+    await allIssuedOnce(afterKill);
+    assert.equal((await leaderOf()).proc, follower.proc, 'the follower holds the Lease');
+    // Each request was issued by exactly one replica, and the second batch by the follower.
+    const all = [...issuedBy(a), ...issuedBy(b)].map((r) => r.replace(`${NS}/`, ''));
+    assert.deepEqual(
+      [...all].sort(),
+      [...pending, ...afterKill].sort(),
+      'every request issued once, across both replicas',
     );
-    await first.proc.stop();
-    const rest = first === a ? b : a;
-    for (const n of names) {
-      const p = await answered(n, 60_000);
-      assert.equal(p.status?.conditions?.length, 1, JSON.stringify(p.status));
-      assert.equal(p.status.conditions[0]?.type, 'Issued');
-    }
-    assert.equal(issuedBy(a) + issuedBy(b), names.length, 'each request issued once across both replicas');
-    assert.ok(issuedBy(rest) > 0 || issuedBy(first) === names.length);
+    for (const n of afterKill)
+      assert.ok(issuedBy(follower).includes(`${NS}/${n}`), `${n} issued by the follower`);
   });
 
   describe('k8s_pod_cert with a real spire-server and spire-agent', () => {

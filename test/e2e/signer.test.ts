@@ -14,29 +14,20 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { REPO_ROOT } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import type { UserCredential } from '../harness/cluster-pki.js';
 import { httpRequestText, type HttpResult } from '../harness/http-request.js';
 import { ManagedProcess } from '../harness/processes.js';
 import { ourPlugin, startSpireAgent, startSpireServer, type SpireServer } from '../harness/spire.js';
-import {
-  createCa,
-  createNodeClientCert,
-  generateTestKey,
-  type TestCert,
-  type TestKey,
-} from '../support/pki.js';
+import { createCa, createNodeClientCert, type TestCert, type TestKey } from '../support/pki.js';
 import { withCertificateReader } from '../../src/attestation/chain/certificate.js';
 import { checkPodCertProfile } from '../../src/pod-cert/profile.js';
 import { CLI } from './support/cli.js';
+import { PCRS, SIGNER, createPcrAs, podWithPodCertVolume, stubRequest } from './support/pod-cert-cluster.js';
 
 const NS = 'spire';
-const SIGNER = 'node-attestor.spiffe.io/spire-agent';
 const SIGNER_USER = 'system:serviceaccount:spire:node-attestor-signer';
-const PCRS = (ns: string): string => `/apis/certificates.k8s.io/v1/namespaces/${ns}/podcertificaterequests`;
 const DIST = join(REPO_ROOT, 'dist');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -102,40 +93,28 @@ describe('PodCertificateRequest signer on a real control plane', () => {
     });
   };
 
-  /** A stub PKCS#10 request as the kubelet makes it: empty subject, the new key. */
-  const stub = async (
-    alg: 'ecdsa-p256' | 'ed25519' = 'ecdsa-p256',
-  ): Promise<{ b64: string; key: TestKey }> => {
-    const key = await generateTestKey(alg);
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: '',
-      keys: key.keys,
-      signingAlgorithm: alg === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' },
-    });
-    return { b64: Buffer.from(csr.rawData).toString('base64'), key };
-  };
+  const stub = stubRequest;
 
   /** Creates a PodCertificateRequest as `asNodeName` for pod `pod` naming node `node`. */
-  const createPcr = async (
+  const createPcr = (
     asNodeName: string,
     o: { pod: string; node: string; sa?: string; stubB64: string; maxExpirationSeconds?: number },
-  ): Promise<HttpResult> =>
-    asNode(asNodeName, 'POST', PCRS(NS), {
-      apiVersion: 'certificates.k8s.io/v1',
-      kind: 'PodCertificateRequest',
-      metadata: { generateName: `${o.pod}-` },
-      spec: {
-        signerName: SIGNER,
-        podName: o.pod,
-        podUID: uid[`pod/${o.pod}`],
-        serviceAccountName: o.sa ?? 'spire-agent',
-        serviceAccountUID: uid[`sa/${o.sa ?? 'spire-agent'}`],
-        nodeName: o.node,
-        nodeUID: uid[`node/${o.node}`],
-        maxExpirationSeconds: o.maxExpirationSeconds ?? 3600,
-        stubPKCS10Request: o.stubB64,
-      },
+  ): Promise<HttpResult> => {
+    const cred = nodeCred[asNodeName];
+    assert.ok(cred !== undefined);
+    const sa = o.sa ?? 'spire-agent';
+    return createPcrAs(cp, cred, {
+      namespace: NS,
+      pod: o.pod,
+      podUID: uid[`pod/${o.pod}`] ?? '',
+      sa,
+      saUID: uid[`sa/${sa}`] ?? '',
+      node: o.node,
+      nodeUID: uid[`node/${o.node}`] ?? '',
+      stubB64: o.stubB64,
+      ...(o.maxExpirationSeconds === undefined ? {} : { maxExpirationSeconds: o.maxExpirationSeconds }),
     });
+  };
   const created = (r: HttpResult): Pcr => {
     assert.equal(r.status, 201, r.body);
     return JSON.parse(r.body) as Pcr;
@@ -253,39 +232,12 @@ describe('PodCertificateRequest signer on a real control plane', () => {
       ['other-a', 'node-a', 'other'],
     ];
     for (const [pod, node, sa] of pods) {
-      const p = await admin<{ metadata: { uid: string } }>('POST', `/api/v1/namespaces/${NS}/pods`, {
-        metadata: { name: pod, labels: { app: pod } },
-        spec: {
-          nodeName: node,
-          serviceAccountName: sa,
-          automountServiceAccountToken: false,
-          // NodeRestriction lets a node ask for a pod certificate only for a pod that mounts one
-          // from this signer (or by an RBAC grant the node does not have).
-          volumes: [
-            {
-              name: 'pod-cert',
-              projected: {
-                sources: [
-                  {
-                    podCertificate: {
-                      signerName: SIGNER,
-                      keyType: 'ECDSAP256',
-                      credentialBundlePath: 'credentialbundle.pem',
-                    },
-                  },
-                ],
-              },
-            },
-          ],
-          containers: [
-            {
-              name: 'c',
-              image: 'localhost/never-pulled:1',
-              volumeMounts: [{ name: 'pod-cert', mountPath: '/var/run/secrets/node-attestor/pod-cert' }],
-            },
-          ],
-        },
-      });
+      const p = await admin<{ metadata: { uid: string } }>(
+        'POST',
+        `/api/v1/namespaces/${NS}/pods`,
+        // NodeRestriction lets a node ask for a pod certificate only for a pod that mounts one.
+        podWithPodCertVolume(pod, node, sa),
+      );
       uid[`pod/${pod}`] = p.metadata.uid;
     }
     await cp.waitForAccess(SIGNER_USER, {

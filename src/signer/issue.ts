@@ -2,7 +2,7 @@
  * Builds the certificate for an admitted PodCertificateRequest: exactly the profile the
  * k8s_pod_cert server plugin checks (src/pod-cert/profile.ts), signed by the chosen CA.
  *
- *   subject  CN=node-attestor pod certificate (fixed: the facts are in the extension, where no
+ *   subject  CN=node-attestor pod certificate (fixed: the facts are in the URI, where no
  *            64-character CN limit truncates a 253-character pod name)
  *   basicConstraints CA:false (critical), keyUsage digitalSignature (critical),
  *   extKeyUsage clientAuth, authorityKeyIdentifier, subjectAltName: one URI, the pod identity

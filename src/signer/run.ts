@@ -73,19 +73,21 @@ export async function runSigner(o: SignerSettings, d: RunSignerDeps): Promise<vo
   const onReloadError = (err: AttestorError): void => {
     log.warn('could not re-read the CA material; signing with the last good one', { error: err.message });
   };
+  const caOptions = { reloadMs: o.caReloadMs, onReloadError };
+  const ref = o.ca;
   const ca: CaSource =
-    o.ca.kind === 'files'
-      ? fileCaSource(o.ca.certFile, o.ca.keyFile, { reloadMs: o.caReloadMs, onReloadError })
+    ref.kind === 'files'
+      ? fileCaSource(ref.certFile, ref.keyFile, caOptions)
       : secretCaSource(
           (signal) =>
             kube.requestJson(
               'GET',
-              `/api/v1/namespaces/${encodeURIComponent(o.ca.kind === 'secret' ? o.ca.namespace : '')}/secrets/${encodeURIComponent(o.ca.kind === 'secret' ? o.ca.name : '')}`,
+              `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/secrets/${encodeURIComponent(ref.name)}`,
               undefined,
               signal,
             ),
-          o.ca,
-          { reloadMs: o.caReloadMs, onReloadError },
+          ref,
+          caOptions,
         );
   // The CA material must be readable at start: a signer that cannot sign should not become ready.
   let material;

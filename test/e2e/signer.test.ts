@@ -256,6 +256,59 @@ describe('PodCertificateRequest signer on a real control plane', () => {
 
   let issued: { pem: string; key: TestKey } | undefined;
 
+  it("the signer's RBAC (k8s-configs/signer/) grants exactly what it needs", async () => {
+    const allowed = async (attrs: Record<string, string>): Promise<boolean> => {
+      const r = await admin<{ status?: { allowed?: boolean } }>(
+        'POST',
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: { user: SIGNER_USER, resourceAttributes: attrs },
+        },
+      );
+      return r.status?.allowed === true;
+    };
+    const cert = { group: 'certificates.k8s.io' };
+    const yes: Record<string, string>[] = [
+      { ...cert, resource: 'podcertificaterequests', verb: 'list' },
+      { ...cert, resource: 'podcertificaterequests', verb: 'watch' },
+      { ...cert, resource: 'podcertificaterequests', subresource: 'status', verb: 'update', namespace: NS },
+      { ...cert, resource: 'signers', name: SIGNER, verb: 'sign' },
+      {
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        name: 'node-attestor-signer',
+        verb: 'update',
+        namespace: NS,
+      },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: NS },
+      { resource: 'secrets', name: 'node-attestor-signer-ca', verb: 'get', namespace: NS },
+    ];
+    const no: Record<string, string>[] = [
+      { ...cert, resource: 'podcertificaterequests', verb: 'get', namespace: NS },
+      { ...cert, resource: 'podcertificaterequests', verb: 'update', namespace: NS },
+      { ...cert, resource: 'podcertificaterequests', verb: 'delete', namespace: NS },
+      { ...cert, resource: 'podcertificaterequests', verb: 'create', namespace: NS },
+      { ...cert, resource: 'signers', name: 'example.com/other', verb: 'sign' },
+      { ...cert, resource: 'signers', name: 'kubernetes.io/kube-apiserver-client-kubelet', verb: 'approve' },
+      { ...cert, resource: 'certificatesigningrequests', verb: 'list' },
+      { resource: 'secrets', name: 'other', verb: 'get', namespace: NS },
+      { resource: 'secrets', verb: 'list', namespace: NS },
+      { resource: 'nodes', verb: 'get' },
+      { resource: 'pods', verb: 'get', namespace: NS },
+      {
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        name: 'node-attestor-approver',
+        verb: 'update',
+        namespace: NS,
+      },
+    ];
+    for (const a of yes) assert.equal(await allowed(a), true, `allowed: ${JSON.stringify(a)}`);
+    for (const a of no) assert.equal(await allowed(a), false, `refused: ${JSON.stringify(a)}`);
+  });
+
   it('issues for an allowed pod: the node, pod and service account in the certificate, lifetime and refresh as asked', async () => {
     await startSigner('a');
     const { b64, key } = await stub();

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -467,13 +467,15 @@ describe('PodCertificateRequest signer on a real control plane', () => {
           DIST,
           'k8s-pod-cert',
         ),
+        // Agents rotate, and so re-attest, at about half of it.
+        agentTtl: '20s',
       });
     });
     after(async () => {
       await server.stop();
     });
 
-    it('spire-agent attests with the issued certificate from a credential bundle; the agent ID names the node UID', async () => {
+    it('spire-agent attests with the issued certificate from a credential bundle (agent ID by node UID), and re-attests with the refreshed one without a restart', async () => {
       assert.ok(issued !== undefined, 'the issue test ran');
       const bundle = join(work, 'credentialbundle.pem');
       writeFileSync(bundle, issued.key.privateKeyPem + issued.pem);
@@ -494,6 +496,24 @@ describe('PodCertificateRequest signer on a real control plane', () => {
           'k8s_pod_cert:agent_service_account:spire/spire-agent',
         ])
           assert.ok(sel.includes(v), `${v} in ${sel.join(' ')}`);
+
+        // The kubelet refreshes the bundle at beginRefreshAt (here: a new request issued by the
+        // signer, the file replaced in place); spire-agent re-attests at its next SVID rotation
+        // (agent_ttl 20s) with the new certificate, without a restart.
+        const { b64, key } = await stub();
+        const p = created(await createPcr('node-a', { pod: 'agent-a', node: 'node-a', stubB64: b64 }));
+        const pem = (await answered(p.metadata.name)).status?.certificateChain ?? '';
+        const serial = new X509Certificate(pem).serialNumber.toLowerCase();
+        writeFileSync(`${bundle}.new`, key.privateKeyPem + pem);
+        renameSync(`${bundle}.new`, bundle);
+        await until(
+          `re-attestation with the refreshed certificate (serial ${serial})`,
+          () => Promise.resolve(server.log().includes(serial) ? true : undefined),
+          () => server.log().slice(-3000),
+          90_000,
+        );
+        assert.equal(await agent.healthy(), true);
+        assert.equal(agent.process.hasExited, false, 'no restart');
       } finally {
         await agent.stop();
       }

@@ -19,13 +19,13 @@ import type {
   ValidateResult,
 } from '../../host/index.js';
 import { PendingChallenges } from '../../k8s-csr/server/pending-challenges.js';
-import { forUnprovenCaller } from '../../k8s-csr/server/unproven-caller.js';
-import { allowedLabels } from '../../k8s-csr/server/node-lookup.js';
-import { withCertificateReader } from '../../../attestation/chain/certificate.js';
-import { beginAttestation } from '../../../attestation/verify-attestation.js';
 import type { PodIdentity } from '../../../pod-cert/identity.js';
-import { loadPodCertServerConfig, type PodCertServerConfig } from './config.js';
-import { verifyNodeUid, verifyPod } from './pod-lookup.js';
+import type { PodCertServerConfig } from './config.js';
+
+type Engine = typeof import('./engine.js');
+let engine: Promise<Engine> | undefined;
+/** The verification code, loaded on first use (see engine.ts). */
+const loadEngine = (): Promise<Engine> => (engine ??= import('./engine.js'));
 
 interface Configured {
   readonly config: PodCertServerConfig;
@@ -51,7 +51,10 @@ export function createK8sPodCertServer(logger: Logger, opts: PodCertServerOption
   const challenges = new PendingChallenges();
 
   const prepare = async (input: ConfigureInput): Promise<Configured> => {
-    const config = await withCertificateReader(() => loadPodCertServerConfig(input.hcl, input.trustDomain));
+    const e = await loadEngine();
+    const config = await e.withCertificateReader(() =>
+      e.loadPodCertServerConfig(input.hcl, input.trustDomain),
+    );
     const kube = new Map<string, KubeClient>();
     const { resolveKubeAccess } = await import('../../../kube/access.js');
     const { createKubeClient } = await import('../../../kube/http.js');
@@ -109,18 +112,19 @@ export function createK8sPodCertServer(logger: Logger, opts: PodCertServerOption
       const c = current;
       if (c === undefined)
         throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_pod_cert server plugin is not configured');
+      const e = await loadEngine();
       const { pending, proven } = await (async () => {
-        const p = await withCertificateReader(() =>
-          beginAttestation(c.config.compiled, payload, { now: now() }),
+        const p = await e.withCertificateReader(() =>
+          e.beginAttestation(c.config.compiled, payload, { now: now() }),
         );
         const response = await challenges.run((signal) => ctx.challenge(p.challenge, { signal }));
         const answeredAt = now();
         return {
           pending: p,
-          proven: await withCertificateReader(() => p.prove(response, { now: answeredAt })),
+          proven: await e.withCertificateReader(() => p.prove(response, { now: answeredAt })),
         };
       })().catch((err: unknown) => {
-        throw forUnprovenCaller(err);
+        throw e.forUnprovenCaller(err);
       });
       const pod = pending.pod;
       if (pod === undefined)
@@ -131,8 +135,8 @@ export function createK8sPodCertServer(logger: Logger, opts: PodCertServerOption
       let labels: Record<string, string> = {};
       if (api !== undefined && kube !== undefined) {
         if (api.verifyNode)
-          labels = allowedLabels(await verifyNodeUid(kube, pod, cluster, ctx.signal), api.labelKeys);
-        if (api.verifyPod) await verifyPod(kube, pod, cluster, ctx.signal);
+          labels = e.allowedLabels(await e.verifyNodeUid(kube, pod, cluster, ctx.signal), api.labelKeys);
+        if (api.verifyPod) await e.verifyPod(kube, pod, cluster, ctx.signal);
       }
       const result = proven.identify({ uid: pod.nodeUID, labels });
       const selectorValues = [...new Set([...result.selectorValues, ...podSelectorValues(pod)])].sort();

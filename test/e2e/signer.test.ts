@@ -310,7 +310,7 @@ describe('PodCertificateRequest signer on a real control plane', () => {
   });
 
   it('issues for an allowed pod: the node, pod and service account in the certificate, lifetime and refresh as asked', async () => {
-    await startSigner('a');
+    const signer = await startSigner('a');
     const { b64, key } = await stub();
     const p = created(await createPcr('node-a', { pod: 'agent-a', node: 'node-a', stubB64: b64 }));
     const done = await answered(p.metadata.name);
@@ -335,6 +335,12 @@ describe('PodCertificateRequest signer on a real control plane', () => {
     assert.equal(na - nb, 3600_000, 'min(own 24h, the request 1h)');
     assert.equal(Date.parse(done.status?.beginRefreshAt ?? '') - nb, 1800_000, 'refresh at half');
     issued = { pem, key };
+    // Health and metrics of the signer that answered.
+    const url = String(signer.lines().find((l) => typeof l.url === 'string')?.url);
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /^node_attestor_signer_issued_total 1$/m);
+    assert.match(metrics, /^node_attestor_signer_leader 1$/m);
   });
 
   it('denies a pod of another service account, with the reason on the request', async () => {

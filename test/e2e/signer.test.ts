@@ -545,6 +545,7 @@ describe('PodCertificateRequest signer on a real control plane', () => {
         metadata: { name: 'node-a' },
       });
       assert.notEqual(n.metadata.uid, uid['node/node-a']);
+      uid['node/node-a'] = n.metadata.uid;
       const bundle = join(work, 'old-node.pem');
       writeFileSync(bundle, issued.key.privateKeyPem + issued.pem);
       const agent = agentWith('old-node', bundle);
@@ -555,5 +556,38 @@ describe('PodCertificateRequest signer on a real control plane', () => {
         await agent.stop();
       }
     });
+  });
+
+  it('CA rotation through the Secret: a new CA is read again and signs only once published long enough', async () => {
+    await stopSigners();
+    const now = Date.now();
+    const young = await createCa('CN=signer CA young', { notBefore: new Date(now - 60_000) });
+    const ready = await createCa('CN=signer CA published', { notBefore: new Date(now - 40 * 60_000) });
+    const putSecret = (cas: TestCert[]): Promise<unknown> =>
+      admin('PUT', `/api/v1/namespaces/${NS}/secrets/node-attestor-signer-ca`, {
+        metadata: { name: 'node-attestor-signer-ca', namespace: NS },
+        data: {
+          'ca.crt': Buffer.from(cas.map((c) => c.pem).join('')).toString('base64'),
+          'ca.key': Buffer.from(cas.map((c) => c.key.privateKeyPem).join('')).toString('base64'),
+        },
+      });
+    const issuerOfNext = async (): Promise<string> => {
+      const { b64 } = await stub();
+      const p = created(await createPcr('node-a', { pod: 'agent-a', node: 'node-a', stubB64: b64 }));
+      const done = await answered(p.metadata.name);
+      return new X509Certificate(done.status?.certificateChain ?? '').issuer;
+    };
+    await putSecret([ca, young]);
+    await startSigner('rotation', ['-ca-publish-delay', '30m', '-ca-reload-interval', '1s']);
+    // The original CA (notBefore 1h ago) is past the delay; the young one (1 min) is not.
+    assert.equal(await issuerOfNext(), 'CN=node-attestor signer CA');
+    await putSecret([ca, young, ready]);
+    // Re-read within a second or so: the newest CA past the delay signs from then on.
+    await until(
+      'the published CA signing',
+      async () => ((await issuerOfNext()) === 'CN=signer CA published' ? true : undefined),
+      () => running.map((r) => r.proc.tail()).join('\n'),
+    );
+    await stopSigners();
   });
 });

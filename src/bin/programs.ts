@@ -8,7 +8,7 @@ export const PROGRAMS = [
 ] as const;
 export type Program = (typeof PROGRAMS)[number];
 
-export const PLUGINS = [
+const PLUGINS = [
   'k8s-csr-agent-plugin',
   'k8s-csr-server-plugin',
   'k8s-pod-cert-agent-plugin',

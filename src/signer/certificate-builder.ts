@@ -52,7 +52,7 @@ function signatureAlgorithm(key: KeyObject): { id: Buffer; hash: string } {
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 /** UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5). */
-export function derTime(d: Date): Buffer {
+function derTime(d: Date): Buffer {
   const y = d.getUTCFullYear();
   const rest = `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
   return y < 2050

@@ -27,7 +27,7 @@ export const MIN_LIFETIME_MS = 3_600_000;
 /** beginRefreshAt must be at least this far from notBefore and notAfter. */
 const REFRESH_MARGIN_MS = 600_000;
 /** The fraction of the lifetime after which the kubelet should renew. */
-export const REFRESH_FRACTION = 0.5;
+const REFRESH_FRACTION = 0.5;
 
 export interface IssueTimes {
   readonly notBefore: Date;

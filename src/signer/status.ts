@@ -6,6 +6,7 @@
  * answers it only if it is still unanswered. An answer (Issued, Denied, Failed) is never
  * overwritten; the API server would refuse it anyway, the status being immutable once terminal.
  */
+import { apiTime } from '../kube/api-time.js';
 import { AttestorError } from '../errors.js';
 import type { KubeClient } from '../kube/http.js';
 import { PCR_GROUP_VERSION, parsePcrObject, pcrPath, type PcrEntry, type PcrObject } from './pcr-api.js';
@@ -20,9 +21,6 @@ export type WriteOutcome =
   /** 409: someone changed it since we read it (answered it, most likely). */
   | { readonly kind: 'stale' }
   | { readonly kind: 'gone' };
-
-/** The API's metav1.Time: RFC 3339 in whole seconds. */
-export const apiTime = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 const status = (err: unknown): number | undefined => {
   if (!(err instanceof AttestorError)) return undefined;

@@ -2,7 +2,7 @@
  * npm run bench [-- <name> ...]: runs the benchmarks (all by default), prints one table with each
  * figure beside its baseline from the same run, and writes JSON + Markdown to bench/results/.
  * Names: control-plane, cold-start, identity, server (server-held: its held-challenge part alone),
- * scale, spire, approver, pem.
+ * scale, spire, approver, signer, pem.
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { markdown, writeResults, type Row } from './lib/report.js';
 import { hostilePem } from './pem.js';
 import { scale } from './scale.js';
 import { serverAttest } from './server-attest.js';
+import { signerLatency } from './signer.js';
 import { spireAttest } from './spire-attest.js';
 
 /** An honest agent's latency while 0, 100, 1000 streams hold challenges: 3 rounds of 30. */
@@ -31,6 +32,7 @@ const all: Record<string, () => Promise<Row[]>> = {
   scale: () => scale(),
   spire: () => spireAttest(5),
   approver: () => approverLatency(200),
+  signer: () => signerLatency(200, 200),
   pem: () => hostilePem(15),
 };
 

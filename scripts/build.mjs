@@ -185,7 +185,12 @@ async function buildExecutable() {
     rmSync(copied, { force: true });
     rmSync(runtime, { force: true });
   }
-  for (const link of ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin']) {
+  for (const link of [
+    'k8s-csr-agent-plugin',
+    'k8s-csr-server-plugin',
+    'k8s-pod-cert-agent-plugin',
+    'k8s-pod-cert-server-plugin',
+  ]) {
     const path = join('dist', link);
     rmSync(path, { force: true });
     symlinkSync('node-attestor', path);

@@ -4,6 +4,7 @@
  * the API server answers 409 Conflict instead of letting us overwrite. After a conflict we re-read
  * and never write over a decision someone else made.
  */
+import { apiTime } from '../kube/api-time.js';
 import { AttestorError } from '../errors.js';
 import { csrPath, parseCsrObject, type CsrObject } from '../kube/csr-api.js';
 import type { KubeClient } from '../kube/http.js';
@@ -25,9 +26,6 @@ const status = (err: unknown): number | undefined => {
   const s = err.details.status;
   return typeof s === 'number' ? s : undefined;
 };
-
-/** The API's metav1.Time: RFC 3339 in whole seconds. */
-const apiTime = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** The body the /approval subresource wants: the whole object with our condition appended. */
 export function approvalBody(entry: CsrEntry, d: Decision, now: Date): Record<string, unknown> {

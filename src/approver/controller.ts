@@ -13,7 +13,7 @@ import { decide, triage, type Decision, type DecideOptions } from './decide.js';
 import { recordDecisionEvent } from './events.js';
 import type { CsrEntry } from './informer.js';
 import type { ApproverMetrics } from './metrics.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue } from '../controller/work-queue.js';
 
 export interface ControllerOptions {
   readonly kube: KubeClient;

@@ -4,6 +4,7 @@
  * Events, so this is what makes the reason visible there. Best effort: a failure is logged and
  * counted, never retried, and never delays or changes a decision.
  */
+import { apiTime } from '../kube/api-time.js';
 import type { CsrObject } from '../kube/csr-api.js';
 import type { KubeClient } from '../kube/http.js';
 import type { Decision } from './decide.js';
@@ -14,9 +15,6 @@ export const EVENT_COMPONENT = 'node-attestor-approver';
  * kube-system); `kubectl describe` searches all namespaces, so it finds them there.
  */
 export const EVENT_NAMESPACE = 'default';
-
-/** The API's metav1.Time: RFC 3339 in whole seconds. */
-const apiTime = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function decisionEvent(
   csr: CsrObject,

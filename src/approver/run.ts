@@ -9,9 +9,9 @@ import { resolveKubeAccess } from '../kube/access.js';
 import { createKubeClient } from '../kube/http.js';
 import type { Logger } from '../log/logger.js';
 import { ApproverController } from './controller.js';
-import { startHealthServer } from './health-server.js';
+import { startHealthServer } from '../controller/health-server.js';
 import { CsrInformer } from './informer.js';
-import { LeaderElector } from './lease.js';
+import { LeaderElector } from '../controller/lease.js';
 import { kubeLookups } from './lookups.js';
 import { createApproverMetrics, type ApproverMetrics } from './metrics.js';
 import type { ApproverSettings } from './settings.js';
@@ -122,6 +122,7 @@ export async function runApprover(o: ApproverSettings, d: RunApproverDeps): Prom
   try {
     health = await startHealthServer(o.httpAddress, {
       ready: () => inf.synced,
+      notReadyReason: 'the CSR cache has not synced',
       metrics: () => {
         leaderGauge();
         return metrics.registry.metrics();

@@ -32,6 +32,7 @@ import {
   type PayloadLimits,
 } from './payload.js';
 import { createChallenge, verifyChallengeResponse } from './pop.js';
+import type { PodIdentity } from '../pod-cert/identity.js';
 import { checkNodeClientProfile } from './profile.js';
 import { selectorValues, type NodeFacts } from './selectors.js';
 import { clusterNameProblem, pathSegmentProblem, trustDomainProblem } from './spiffe-id.js';
@@ -41,8 +42,22 @@ export interface ClusterTrust {
   readonly caBundle: readonly X509Certificate[];
 }
 
+/**
+ * What the leaf must be beyond chaining to the cluster's CA: the node-client profile (k8s_csr,
+ * the default) or another (k8s_pod_cert's signer profile). Throws ERR_PROFILE; returns the node
+ * name and, for a pod certificate, the pod identity it carries.
+ */
+export type LeafProfile = (leaf: X509Certificate, cluster: string) => LeafIdentity;
+
+export interface LeafIdentity {
+  readonly nodeName: string;
+  readonly pod?: PodIdentity;
+}
+
 export interface ServerAttestationConfig {
   readonly clusters: ReadonlyMap<string, ClusterTrust>;
+  /** Default: the Kubernetes node-client profile. */
+  readonly profile?: LeafProfile;
   /** The configured plugin name: selector type and agent ID segment ("k8s_csr", or "x509pop" for interop). */
   readonly pluginName: string;
   readonly trustDomain: string;
@@ -58,6 +73,7 @@ export interface ServerAttestationConfig {
 
 /** A validated configuration with parsed trust bundles; build once per Configure and share. */
 export interface CompiledServerConfig {
+  readonly profile: LeafProfile;
   readonly pluginName: string;
   readonly trustDomain: string;
   readonly clusters: ReadonlyMap<string, readonly CertificateFacts[]>;
@@ -121,6 +137,7 @@ export function compileServerConfig(config: ServerAttestationConfig): CompiledSe
   }
 
   return Object.freeze({
+    profile: config.profile ?? ((leaf: X509Certificate) => checkNodeClientProfile(leaf)),
     pluginName: config.pluginName,
     trustDomain: config.trustDomain,
     clusters,
@@ -138,6 +155,8 @@ export function compileServerConfig(config: ServerAttestationConfig): CompiledSe
 export interface PendingAttestation {
   readonly cluster: string;
   readonly nodeName: string;
+  /** The pod identity, when the profile is a pod certificate's. */
+  readonly pod: PodIdentity | undefined;
   readonly leaf: X509Certificate;
   /** The first verified path, leaf … trust anchor. */
   readonly path: readonly X509Certificate[];
@@ -206,7 +225,7 @@ export function beginAttestation(
     checkChain(leaf, intermediates, anchors, chainOptions),
   );
 
-  const { nodeName } = checkNodeClientProfile(leaf.cert);
+  const { nodeName, pod } = config.profile(leaf.cert, cluster);
   const { bytes: challenge, state } = createChallenge(leaf.publicKey);
 
   const allPaths = paths.map((p) => p.map((c) => c.cert));
@@ -246,6 +265,7 @@ export function beginAttestation(
   const pending: PendingAttestation = {
     cluster,
     nodeName,
+    pod,
     leaf: leaf.cert,
     path,
     paths: allPaths,

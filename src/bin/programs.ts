@@ -1,8 +1,19 @@
 /** The programs in the single executable, by the names they are run as (docs/development.md). */
-export const PROGRAMS = ['node-attestor', 'k8s-csr-agent-plugin', 'k8s-csr-server-plugin'] as const;
+export const PROGRAMS = [
+  'node-attestor',
+  'k8s-csr-agent-plugin',
+  'k8s-csr-server-plugin',
+  'k8s-pod-cert-agent-plugin',
+  'k8s-pod-cert-server-plugin',
+] as const;
 export type Program = (typeof PROGRAMS)[number];
 
-const PLUGINS = ['k8s-csr-agent-plugin', 'k8s-csr-server-plugin'] as const satisfies Program[];
+const PLUGINS = [
+  'k8s-csr-agent-plugin',
+  'k8s-csr-server-plugin',
+  'k8s-pod-cert-agent-plugin',
+  'k8s-pod-cert-server-plugin',
+] as const satisfies Program[];
 const isPlugin = (s: string | undefined): s is (typeof PLUGINS)[number] =>
   (PLUGINS as readonly (string | undefined)[]).includes(s);
 

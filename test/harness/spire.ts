@@ -217,11 +217,17 @@ export function pluginChecksum(file: string): string {
 
 /**
  * HCL for one of our plugins, as users ship it: plugin_cmd is the single executable's link named
- * after the plugin (`side` picks which) in `distDir`, with its plugin_checksum; data is the
- * plugin_data body.
+ * after the plugin (`family` and `side` pick which) in `distDir`, with its plugin_checksum; data
+ * is the plugin_data body.
  */
-export function ourPlugin(side: 'agent' | 'server', name: string, data: string, distDir: string): string {
-  const cmd = join(distDir, side === 'agent' ? 'k8s-csr-agent-plugin' : 'k8s-csr-server-plugin');
+export function ourPlugin(
+  side: 'agent' | 'server',
+  name: string,
+  data: string,
+  distDir: string,
+  family: 'k8s-csr' | 'k8s-pod-cert' = 'k8s-csr',
+): string {
+  const cmd = join(distDir, `${family}-${side}-plugin`);
   return `  NodeAttestor "${name}" {
     plugin_cmd = "${cmd}"
     plugin_checksum = "${pluginChecksum(cmd)}"

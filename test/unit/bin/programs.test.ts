@@ -15,6 +15,13 @@ describe('the single executable picks its program', () => {
     assert.deepEqual(programFor('node-attestor', '--help'), { program: 'node-attestor', viaArgument: false });
   });
 
+  it('the k8s_pod_cert plugins too, by link name or first argument', () => {
+    for (const p of ['k8s-pod-cert-agent-plugin', 'k8s-pod-cert-server-plugin'] as const) {
+      assert.deepEqual(programFor(p, undefined), { program: p, viaArgument: false });
+      assert.deepEqual(programFor('node-attestor', p), { program: p, viaArgument: true });
+    }
+  });
+
   it('by a first argument naming a plugin, under any other name', () => {
     assert.deepEqual(programFor('node-attestor', 'k8s-csr-server-plugin'), {
       program: 'k8s-csr-server-plugin',

@@ -1,6 +1,6 @@
 /**
  * Every message the CLI can print is in docs/cli.md's troubleshooting section (the approver's in
- * docs/approver.md): the messages are collected from the code the command loads — every
+ * docs/approver.md, the signer's in docs/pod-certificates.md): the messages are collected from the code the command loads — every
  * AttestorError and usage error built from a literal, by its longest fixed part — so a new
  * message cannot ship undocumented.
  */
@@ -88,10 +88,17 @@ function troubleshooting(doc: string): string {
 
 describe('every message the CLI can print is documented', () => {
   const approver = reachable('src/cli/approver/command.ts');
-  const cli = reachable('src/bin/node-attestor.ts', ['src/cli/approver/', 'src/approver/']);
+  const signer = reachable('src/cli/signer/command.ts');
+  const cli = reachable('src/bin/node-attestor.ts', [
+    'src/cli/approver/',
+    'src/approver/',
+    'src/cli/signer/',
+    'src/signer/',
+  ]);
   for (const [doc, files] of [
     ['docs/cli.md', cli],
     ['docs/approver.md', new Set([...approver].filter((f) => !cli.has(f)))],
+    ['docs/pod-certificates.md', new Set([...signer].filter((f) => !cli.has(f)))],
   ] as const) {
     it(`in ${doc}`, () => {
       const docs = troubleshooting(doc);

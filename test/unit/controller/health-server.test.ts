@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
-import { parseListenAddress, startHealthServer } from '../../../src/approver/health-server.js';
+import { parseListenAddress, startHealthServer } from '../../../src/controller/health-server.js';
 
 function httpReq(url: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {

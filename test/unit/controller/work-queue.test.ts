@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Backoff } from '../../../src/util/backoff.js';
-import { WorkQueue } from '../../../src/approver/work-queue.js';
-import { until } from './helpers.js';
+import { WorkQueue } from '../../../src/controller/work-queue.js';
+import { until } from '../approver/helpers.js';
 
 describe('WorkQueue', () => {
   it('queues a key once, never runs it twice at once, and runs it again when re-added meanwhile', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LeaderElector, microTime, type LeaderElectionOptions } from '../../../src/approver/lease.js';
+import { LeaderElector, microTime, type LeaderElectionOptions } from '../../../src/controller/lease.js';
 import type { AttestorError } from '../../../src/errors.js';
-import { apiSetup, type ApiSetup } from './helpers.js';
+import { apiSetup, type ApiSetup } from '../approver/helpers.js';
 
 describe('LeaderElector', () => {
   let s: ApiSetup;

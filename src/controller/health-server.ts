@@ -1,6 +1,7 @@
 /**
- * /healthz (the process is serving), /readyz (the CSR cache has synced: a replica that cannot
- * list CSRs would be a useless leader) and /metrics (Prometheus text). Plain HTTP: it carries no
+ * /healthz (the process is serving), /readyz (the controller's cache has synced: a replica that
+ * cannot list its objects would be a useless leader) and /metrics (Prometheus text). Shared by
+ * the approver and the signer. Plain HTTP: it carries no
  * secrets, and the kubelet probes and Prometheus scrape it inside the pod network.
  */
 import type { Server } from 'node:http';
@@ -12,6 +13,8 @@ const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface HealthSources {
   readonly ready: () => boolean;
+  /** What /readyz says while not ready, e.g. "the CSR cache has not synced". */
+  readonly notReadyReason?: string;
   /** The Prometheus text exposition (prom-client renders it asynchronously). */
   readonly metrics: () => Promise<string>;
 }
@@ -61,7 +64,7 @@ export async function startHealthServer(address: string, src: HealthSources): Pr
         return;
       case '/readyz':
         if (src.ready()) reply(200, 'ok\n');
-        else reply(503, 'not ready: the CSR cache has not synced\n');
+        else reply(503, `not ready: ${src.notReadyReason ?? 'the cache has not synced'}\n`);
         return;
       case '/metrics':
         src.metrics().then(

@@ -4,7 +4,7 @@
  * from a locally built image on the node's bridge that reaches the API server through the
  * `kubernetes` Service address with its projected token (node-attestor -in-cluster gets a node
  * identity that way), `kubectl logs` and `exec`, a kubelet restart, the kubelet's API on
- * 127.0.0.1 as SPIRE's workload attestor uses it. Two nodes: both Ready, a pod pinned to each,
+ * the node IP as SPIRE's workload attestor uses it (node_name_env = the pod's hostIP). Two nodes: both Ready, a pod pinned to each,
  * hostPath separation; two clusters at once.
  * Every process, bridge, address and mount is gone after stop, after a test process that fails
  * midway, and (processes) after one that is SIGKILLed.
@@ -363,7 +363,7 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
       assert.ok(pidsAfter.includes(pid) && alive(pid), `task ${String(pid)} still running`);
   });
 
-  it("answers on 127.0.0.1:<kubeletPort> with a cluster-CA-signed certificate, to a service account's token as RBAC allows (SPIRE's k8s workload attestor's path)", async () => {
+  it("answers on <node IP>:<kubeletPort> with a cluster-CA-signed certificate, to a service account's token as RBAC allows (SPIRE's k8s workload attestor's path)", async () => {
     await cp.kubectl(['create', 'serviceaccount', 'reader']);
     await cp.kubectl(['create', 'serviceaccount', 'stranger']);
     await cp.kubectl([
@@ -388,7 +388,7 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
     const ca = readFileSync(cp.pki.caCertPath);
     const podsAs = async (sa: string): Promise<HttpResult> => {
       const token = (await cp.kubectl(['create', 'token', sa])).trim();
-      return httpRequestText(`https://127.0.0.1:${String(node.kubeletPort)}/pods`, {
+      return httpRequestText(`https://${node.bridge.gateway}:${String(node.kubeletPort)}/pods`, {
         tls: { ca },
         headers: { Authorization: `Bearer ${token}` },
         timeoutMs: 10_000,
@@ -443,7 +443,9 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
     assert.notEqual(a.dir, b.dir);
     assert.notEqual(a.bridge.name, b.bridge.name);
     assert.equal(cidrsOverlap(a.bridge.subnet, b.bridge.subnet), false);
-    assert.notEqual(a.kubeletPort, b.kubeletPort);
+    // One kubelet port for the cluster, each kubelet on its own node IP (as 10250 on real nodes).
+    assert.equal(a.kubeletPort, b.kubeletPort);
+    assert.notEqual(a.bridge.gateway, b.bridge.gateway);
     const ready = await cp.kubectl(['get', 'nodes', '--no-headers']);
     for (const n of nodes) assert.match(ready, new RegExp(`^${n.name}\\s+Ready\\s`, 'm'));
     const image = criImageName(imageRef(archive)); // imported on both nodes by startCluster

@@ -97,7 +97,7 @@ export async function mintUser(
 }
 
 /**
- * A kubelet serving certificate signed by the cluster CA, for `name` at 127.0.0.1 and `nodeIp`:
+ * A kubelet serving certificate signed by the cluster CA, for `name` at `nodeIp` (where it listens):
  * clients that trust the cluster CA (SPIRE's k8s workload attestor with its default kubelet CA,
  * the pod's ca.crt) can verify the kubelet, as on clusters whose kubelets get CA-signed serving
  * certificates. (A kubelet left alone serves a self-signed certificate no one can verify.)
@@ -115,7 +115,7 @@ export async function mintKubeletServing(
     keyUsage: KU.digitalSignature | KU.keyEncipherment,
     extKeyUsage: [EKU.serverAuth],
     dnsNames: [name],
-    ipAddresses: ['127.0.0.1', nodeIp],
+    ipAddresses: [nodeIp],
   });
   return writePair(dir, 'kubelet-serving', cert);
 }

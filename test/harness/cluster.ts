@@ -5,6 +5,7 @@
  */
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 import { startNode, type Node } from './node.js';
+import { freePort } from './ports.js';
 
 export interface ClusterOptions extends Omit<ControlPlaneOptions, 'workloads'> {
   /** How many nodes to start; 0 gives a workloads control plane with no node yet. */
@@ -36,10 +37,13 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await cp.stop();
   };
   try {
+    // One kubelet port for every node (each listens on its own node IP), as on a real cluster.
+    const kubeletPort = await freePort();
     for (let i = 0; i < count; i++)
       nodes.push(
         await startNode(cp, {
           name: nodeName(i),
+          kubeletPort,
           ...(images !== undefined ? { images } : {}),
           ...(o.keepDir !== undefined ? { keepDir: o.keepDir } : {}),
           ...(o.log !== undefined ? { log: o.log } : {}),

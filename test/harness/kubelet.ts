@@ -50,10 +50,11 @@ function configYaml(o: KubeletOptions): string {
   return [
     'apiVersion: kubelet.config.k8s.io/v1beta1',
     'kind: KubeletConfiguration',
-    // Listens on every address: the API server dials the --node-ip (bridge gateway), SPIRE's k8s
-    // workload attestor on the agent's host network dials 127.0.0.1. Two nodes share the host's
-    // network namespace, so each has its own ports.
-    'address: 0.0.0.0',
+    // Listens on the node IP (its bridge's gateway) only: the API server dials it there
+    // (--kubelet-preferred-address-types=InternalIP), and so does SPIRE's k8s workload attestor
+    // (node_name_env = the pod's status.hostIP). Two nodes share the host's network namespace,
+    // so listening on their own addresses lets them share one port, like 10250 on real nodes.
+    `address: ${o.nodeIp}`,
     `port: ${String(o.port)}`,
     // Signed by the cluster CA for 127.0.0.1, the node IP and the node name.
     `tlsCertFile: ${q(o.tlsCertFile)}`,

@@ -33,6 +33,12 @@ export interface NodeOptions {
   readonly keepDir?: boolean;
   /** OCI archives to import before the kubelet starts (besides the pause image). */
   readonly images?: readonly string[];
+  /**
+   * The kubelet's port. It listens on its node IP only, so the nodes of one cluster can share one
+   * port, as every kubelet of a real cluster has 10250 (and one DaemonSet can name it). Default:
+   * a free port.
+   */
+  readonly kubeletPort?: number;
   /** How long to wait for the Node to be Ready. Default 120 s. */
   readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
@@ -43,8 +49,8 @@ export interface Node {
   readonly dir: string;
   readonly bridge: Pick<NodeBridge, 'name' | 'subnet' | 'gateway'>;
   /**
-   * The kubelet's HTTPS port (on every address, 127.0.0.1 included), serving a certificate the
-   * cluster CA signed for 127.0.0.1, the node IP and the node name.
+   * The kubelet's HTTPS port on the node IP (`bridge.gateway`, the Node's InternalIP), serving a
+   * certificate the cluster CA signed for the node IP and the node name.
    */
   readonly kubeletPort: number;
   /** The kubelet's /healthz port on 127.0.0.1 (plain HTTP). */
@@ -135,7 +141,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
     writeKubeconfig(bootstrapKubeconfig, cp.server, cp.pki.caCertPath, [
       { name: 'kubelet-bootstrap', token: token.token },
     ]);
-    const [port, healthzPort] = await Promise.all([freePort(), freePort()]);
+    const [port, healthzPort] = await Promise.all([o.kubeletPort ?? freePort(), freePort()]);
     const serving = await mintKubeletServing(cp.pki, dir, o.name, bridge.gateway);
     const kubeletOptions: KubeletOptions = {
       bin: kubeletBin,

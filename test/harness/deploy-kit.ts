@@ -51,6 +51,13 @@ function baseImages(): string {
   return k.slice(at + 1);
 }
 
+/** The image reference the base gives `name` (e.g. localhost/spire-agent:1.13.3-k8s-csr-0.1.0). */
+export function kitImage(name: 'node-attestor' | 'spire-server' | 'spire-agent'): string {
+  const tag = new RegExp(`- name: localhost/${name}\\n\\s+newTag: (\\S+)`).exec(baseImages())?.[1];
+  if (tag === undefined) throw new Error(`deploy/kustomization.yaml sets no tag for localhost/${name}`);
+  return `localhost/${name}:${tag}`;
+}
+
 function replaceOnce(text: string, from: string, to: string, what: string): string {
   const i = text.indexOf(from);
   if (i < 0 || text.indexOf(from, i + 1) >= 0)

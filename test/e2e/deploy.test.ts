@@ -1,0 +1,445 @@
+/**
+ * The deployment kit (deploy/) applied with `kubectl apply -k` to a harness cluster with two real
+ * nodes (kubelet + containerd, TLS bootstrap: test/harness/node.ts), through the local overlay
+ * (test/harness/deploy-kit.ts). Real pods from the images built here, nothing pulled:
+ *
+ * - every pod Ready within READY_BOUND_MS; each agent attested as
+ *   spiffe://<td>/spire/agent/k8s_csr/<cluster>/<node> with its node UID selector; its CSR
+ *   approved by the node-bound approver (the condition's reason is the approver's, not KCM's);
+ * - a workload pod selected by k8s:ns/k8s:sa fetches its X.509-SVID through the Workload API;
+ * - node A's agent pod asking for node B's certificate is denied (NodeMismatch);
+ * - a restarted agent pod attests again with the stored identity (no new CSR); a restarted
+ *   kubelet changes nothing for attested agents;
+ * - node B deleted: its agent's next attestation is refused (verify_node);
+ * - bad deployment input, each with the line that says so: a wrong cluster name, an agent
+ *   without RBAC, a missing CA bundle.
+ *
+ * Figures (apply → attested, → workload SVID, each pod's resident memory) are printed as
+ * diagnostics and collected in the last test's output.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT, binPath } from '../harness/bins.js';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { KIT_NAMESPACE as NS, agentDaemonSetName, kitImage, writeLocalOverlay } from '../harness/deploy-kit.js';
+import { startNode, type Node } from '../harness/node.js';
+import { builtImageArchive } from '../harness/node-images.js';
+import { freePort } from '../harness/ports.js';
+import type { AttestedAgent } from '../harness/spire.js';
+
+const CLUSTER = 'local';
+const TRUST_DOMAIN = 'example.org';
+const AGENT_SA_USER = `system:serviceaccount:${NS}:spire-agent`;
+/** Every pod of the kit Ready after `kubectl apply -k`, on this 2-core machine shared with others. */
+const READY_BOUND_MS = 180_000;
+const SOCKET = '/run/spire/agent-sockets/spire-agent.sock';
+const WORKLOAD_ID = `spiffe://${TRUST_DOMAIN}/workload`;
+const APPROVER_REASON = 'NodeBindingVerified';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Exec {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface PodJson {
+  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: {
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      containerID?: string;
+      state?: Record<string, { reason?: string; message?: string } | undefined>;
+    }[];
+  };
+}
+
+interface CsrJson {
+  metadata: { name: string };
+  spec: { username?: string; extra?: Record<string, string[]> };
+  status: { certificate?: string; conditions?: { type: string; reason?: string; message?: string }[] };
+}
+
+describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { timeout: 30 * 60_000 }, () => {
+  let cp: ControlPlane;
+  const nodes: Node[] = [];
+  let work: string;
+  let overlay: string;
+  /** The node spire-server runs on (A) and the other one (B). */
+  let nodeA: Node;
+  let nodeB: Node;
+  const figures: string[] = [];
+  let appliedAt = 0;
+
+  const kubectlRaw = (args: readonly string[], timeoutMs = 60_000): Promise<Exec> =>
+    new Promise((resolve) => {
+      execFile(
+        binPath('kubectl'),
+        [`--kubeconfig=${cp.adminKubeconfig}`, ...args],
+        { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  const kubectl = async (args: readonly string[]): Promise<string> => {
+    const r = await kubectlRaw(args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const pods = async (ns = NS): Promise<PodJson[]> =>
+    (JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-o', 'json'])) as { items: PodJson[] }).items;
+  const isReady = (p: PodJson): boolean =>
+    p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  const agentPod = async (node: string): Promise<PodJson | undefined> =>
+    (await pods()).find((p) => p.metadata.labels?.['node-attestor.test/node'] === node);
+
+  /** What the cluster looks like, for a timeout's message. */
+  const scene = async (): Promise<string> => {
+    const parts = [
+      (await kubectlRaw(['get', 'pods', '-A', '-o', 'wide'])).stdout,
+      (await kubectlRaw(['get', 'events', '-n', NS, '--sort-by=.lastTimestamp'])).stdout.split('\n').slice(-25).join('\n'),
+    ];
+    for (const p of await pods().catch(() => [])) {
+      const logs = await kubectlRaw(['logs', '-n', NS, p.metadata.name, '--tail=15']);
+      parts.push(`--- ${p.metadata.name} (${p.spec.nodeName ?? '?'}):\n${logs.stdout}${logs.stderr}`);
+    }
+    return parts.join('\n');
+  };
+
+  /** Polls `check` until it returns a value; on timeout fails with what was seen. */
+  const until = async <T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline)
+        assert.fail(`timed out after ${String(timeoutMs / 1000)} s waiting for ${what}\n${await scene()}`);
+      await sleep(500);
+    }
+  };
+
+  const serverExec = (args: readonly string[]): Promise<Exec> =>
+    kubectlRaw(['exec', '-n', NS, 'spire-server-0', '-c', 'spire-server', '--', '/opt/spire/bin/spire-server', ...args]);
+  const agents = async (): Promise<AttestedAgent[]> => {
+    const r = await serverExec(['agent', 'list', '-output', 'json']);
+    if (r.code !== 0) return [];
+    return (JSON.parse(r.stdout) as { agents?: AttestedAgent[] }).agents ?? [];
+  };
+  const agentPath = (node: string): string => `/spire/agent/k8s_csr/${CLUSTER}/${node}`;
+  const agentOf = async (node: string): Promise<AttestedAgent | undefined> =>
+    (await agents()).find((a) => a.id.path === agentPath(node));
+  const agentCsrs = async (): Promise<CsrJson[]> =>
+    (JSON.parse(await kubectl(['get', 'csr', '-o', 'json'])) as { items: CsrJson[] }).items.filter(
+      (c) => c.spec.username === AGENT_SA_USER,
+    );
+  const csrNode = (c: CsrJson): string | undefined => c.spec.extra?.['authentication.kubernetes.io/node-name']?.[0];
+  const fetchSvid = (): Promise<Exec> =>
+    kubectlRaw(['exec', '-n', 'default', 'workload', '--', '/opt/spire/bin/spire-agent', 'api', 'fetch', 'x509', '-socketPath', SOCKET]);
+  /** The logs of a pod's current and previous container. */
+  const podLogs = async (pod: string, ns = NS): Promise<string> =>
+    (await kubectlRaw(['logs', '-n', ns, pod])).stdout + (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'na-deploy-'));
+    cp = await startControlPlane({ workloads: true });
+    for (const name of ['node-a', 'node-b']) nodes.push(await startNode(cp, { name }));
+    const archives: string[] = [];
+    for (const image of ['node-attestor', 'spire-server', 'spire-agent'] as const)
+      archives.push(await builtImageArchive(image));
+    for (const n of nodes) await n.importImages(archives);
+    for (const n of nodes) figures.push(`node ${n.name} joined (TLS bootstrap) and Ready in ${(n.joinMs / 1000).toFixed(1)} s`);
+    // The digest the build wrote next to the executable the images carry (docs/images.md).
+    const pluginChecksum = readFileSync(join(REPO_ROOT, 'dist', 'node-attestor.sha256'), 'utf8').split(/\s/)[0] ?? '';
+    assert.match(pluginChecksum, /^[0-9a-f]{64}$/);
+    overlay = writeLocalOverlay({
+      dir: join(work, 'overlay'),
+      clusterName: CLUSTER,
+      trustDomain: TRUST_DOMAIN,
+      serverPort: await freePort(),
+      pluginChecksum,
+      nodes: nodes.map((n) => ({ name: n.name, kubeletPort: n.kubeletPort })),
+    });
+  });
+
+  after(async () => {
+    for (const n of [...nodes].reverse()) await n.stop();
+    await cp?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it(`kubectl apply -k: every pod Ready within ${String(READY_BOUND_MS / 1000)} s; each agent attested`, async (t) => {
+    appliedAt = performance.now();
+    await kubectl(['apply', '-k', overlay]);
+    await until('both agents in spire-server agent list', READY_BOUND_MS, async () => {
+      const ids = new Set((await agents()).map((a) => a.id.path));
+      return nodes.every((n) => ids.has(agentPath(n.name))) ? true : undefined;
+    });
+    const attestedMs = performance.now() - appliedAt;
+    const expected = { server: 1, approver: 2, agent: nodes.length };
+    await until(`every pod in ${NS} Ready (${JSON.stringify(expected)})`, READY_BOUND_MS - attestedMs, async () => {
+      const ps = await pods();
+      const count = (name: string): number =>
+        ps.filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === name && isReady(p)).length;
+      return count('spire-server') === expected.server &&
+        count('node-attestor-approver') === expected.approver &&
+        count('spire-agent') === expected.agent
+        ? true
+        : undefined;
+    });
+    const readyMs = performance.now() - appliedAt;
+    figures.push(`apply -k -> both agents attested ${(attestedMs / 1000).toFixed(1)} s; -> every pod Ready ${(readyMs / 1000).toFixed(1)} s`);
+    t.diagnostic(figures.at(-1) ?? '');
+    const server = (await pods()).find((p) => p.metadata.name === 'spire-server-0');
+    const a = nodes.find((n) => n.name === server?.spec.nodeName);
+    assert.ok(a !== undefined, `spire-server-0 runs on ${String(server?.spec.nodeName)}`);
+    nodeA = a;
+    nodeB = nodes.find((n) => n !== a) as Node;
+  });
+
+  it('each agent is spiffe://<td>/spire/agent/k8s_csr/<cluster>/<node> with its node UID selector', async () => {
+    for (const n of nodes) {
+      const agent = await agentOf(n.name);
+      assert.ok(agent !== undefined, `no agent for ${n.name}: ${JSON.stringify(await agents())}`);
+      assert.equal(agent.id.trust_domain, TRUST_DOMAIN);
+      assert.equal(agent.attestation_type, 'k8s_csr');
+      const uid = (await kubectl(['get', 'node', n.name, '-o', 'jsonpath={.metadata.uid}'])).trim();
+      const selectors = agent.selectors.map((s) => `${s.type}:${s.value}`);
+      assert.ok(selectors.includes(`k8s_csr:agent_node_uid:${uid}`), selectors.join(', '));
+      assert.ok(selectors.includes(`k8s_csr:cluster:${CLUSTER}`), selectors.join(', '));
+    }
+  });
+
+  it("each agent's CSR was approved by the node-bound approver, not by kube-controller-manager", async () => {
+    const csrs = await agentCsrs();
+    for (const n of nodes) {
+      const mine = csrs.filter((c) => csrNode(c) === n.name);
+      assert.equal(mine.length, 1, `CSRs of ${n.name}'s agent: ${JSON.stringify(mine)}`);
+      const c = mine[0] as CsrJson;
+      const approved = c.status.conditions?.find((x) => x.type === 'Approved');
+      assert.ok(approved !== undefined, JSON.stringify(c.status));
+      // KCM's csrapproving would have written reason AutoApproved.
+      assert.equal(approved.reason, APPROVER_REASON, JSON.stringify(approved));
+      assert.ok((c.status.certificate ?? '') !== '', `CSR ${c.metadata.name} has no certificate`);
+    }
+  });
+
+  it('a workload pod selected by k8s:ns and k8s:sa fetches its X.509-SVID through the Workload API socket', async (t) => {
+    const entryAt = performance.now();
+    const entry = await serverExec([
+      'entry', 'create',
+      '-parentID', `spiffe://${TRUST_DOMAIN}${agentPath(nodeA.name)}`,
+      '-spiffeID', WORKLOAD_ID,
+      '-selector', 'k8s:ns:default',
+      '-selector', 'k8s:sa:workload',
+    ]);
+    assert.equal(entry.code, 0, entry.stderr);
+    await kubectl(['create', 'serviceaccount', '-n', 'default', 'workload']);
+    // The spire-agent image as a workload: its CLI talks to the Workload API, and the image is on
+    // every node already. `api watch` keeps it running; the test fetches with `api fetch`.
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'workload', namespace: 'default' },
+      spec: {
+        serviceAccountName: 'workload',
+        nodeSelector: { 'kubernetes.io/hostname': nodeA.name },
+        containers: [
+          {
+            name: 'workload',
+            image: kitImage('spire-agent'),
+            imagePullPolicy: 'Never',
+            command: ['/opt/spire/bin/spire-agent'],
+            args: ['api', 'watch', '-socketPath', SOCKET],
+            volumeMounts: [{ name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true }],
+          },
+        ],
+        volumes: [{ name: 'spire-agent-socket', hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' } }],
+      },
+    };
+    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+    const svid = await until('the workload pod to fetch its X.509-SVID', 120_000, async () => {
+      const r = await fetchSvid();
+      return r.code === 0 && r.stdout.includes(WORKLOAD_ID) ? r.stdout : undefined;
+    });
+    const now = performance.now();
+    assert.match(svid, new RegExp(`SPIFFE ID:\\s+${WORKLOAD_ID}`));
+    figures.push(
+      `entry create -> workload SVID ${((now - entryAt) / 1000).toFixed(1)} s; apply -k -> workload SVID ${((now - appliedAt) / 1000).toFixed(1)} s`,
+    );
+    t.diagnostic(figures.at(-1) ?? '');
+  });
+
+  it("node A's agent pod asking for node B's certificate is denied by the approver", async () => {
+    const a = await agentPod(nodeA.name);
+    assert.ok(a !== undefined);
+    // The identity command in the agent image, with A's pod-bound token, naming node B.
+    const r = await kubectlRaw([
+      'exec', '-n', NS, a.metadata.name, '--',
+      '/opt/spire/plugins/node-attestor',
+      '-in-cluster', '-wait=poll', '-timeout=60s',
+      '-agent-name', nodeB.name,
+      '-id-dir', '/var/lib/spire/agent/stolen',
+    ], 90_000);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /denied/i, r.stderr);
+    const denied = (await agentCsrs()).filter(
+      (c) => csrNode(c) === nodeA.name && c.status.conditions?.some((x) => x.type === 'Denied'),
+    );
+    assert.equal(denied.length, 1, JSON.stringify(denied));
+    const cond = denied[0]?.status.conditions?.find((x) => x.type === 'Denied');
+    assert.equal(cond?.reason, 'NodeMismatch', JSON.stringify(cond));
+    assert.match(cond?.message ?? '', new RegExp(`CN names node ${nodeB.name}`));
+  });
+
+  it('a restarted agent pod attests again with the stored identity (no new CSR)', async () => {
+    const before = await agentPod(nodeA.name);
+    const csrsBefore = (await agentCsrs()).length;
+    const serialBefore = (await agentOf(nodeA.name))?.x509svid_serial_number;
+    assert.ok(before !== undefined && serialBefore !== undefined);
+    await kubectl(['delete', 'pod', '-n', NS, before.metadata.name, '--wait=true']);
+    await until(`a new Ready agent pod on ${nodeA.name}`, 120_000, async () => {
+      const p = await agentPod(nodeA.name);
+      return p !== undefined && p.metadata.uid !== before.metadata.uid && isReady(p) ? p : undefined;
+    });
+    const agent = await until('a new agent SVID for node A', 60_000, async () => {
+      const g = await agentOf(nodeA.name);
+      return g !== undefined && g.x509svid_serial_number !== serialBefore ? g : undefined;
+    });
+    assert.equal(agent.id.path, agentPath(nodeA.name));
+    assert.equal((await agentCsrs()).length, csrsBefore, 'the restarted agent created a CSR');
+    await until('the workload SVID through the new agent', 60_000, async () =>
+      (await fetchSvid()).code === 0 ? true : undefined,
+    );
+  });
+
+  it('restarting the kubelet changes nothing for attested agents', async () => {
+    const podBefore = await agentPod(nodeA.name);
+    const agentBefore = await agentOf(nodeA.name);
+    assert.ok(podBefore !== undefined && agentBefore !== undefined);
+    const restartsBefore = podBefore.status.containerStatuses?.[0]?.restartCount;
+    await nodeA.restartKubelet();
+    await nodeA.waitReady();
+    // The restarted kubelet has synced the pod once it reports it Ready again.
+    const podAfter = await until('the agent pod reported Ready by the restarted kubelet', 60_000, async () => {
+      const p = await agentPod(nodeA.name);
+      return p !== undefined && isReady(p) ? p : undefined;
+    });
+    assert.equal(podAfter.metadata.uid, podBefore.metadata.uid);
+    assert.equal(podAfter.status.containerStatuses?.[0]?.restartCount, restartsBefore);
+    const agentAfter = await agentOf(nodeA.name);
+    assert.equal(agentAfter?.x509svid_serial_number, agentBefore.x509svid_serial_number);
+    const svid = await fetchSvid();
+    assert.equal(svid.code, 0, svid.stderr);
+  });
+
+  it('resident memory of each pod (figures)', async (t) => {
+    for (const p of await pods()) {
+      const node = nodes.find((n) => n.name === p.spec.nodeName);
+      const id = p.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
+      if (node === undefined || id === undefined) continue;
+      const pid = pidOfTask(await node.ctr(['tasks', 'ls']), id);
+      if (pid === undefined) continue;
+      const tree = processTree(pid);
+      const kb = tree.reduce((s, q) => s + rssKb(q), 0);
+      figures.push(`RSS ${p.metadata.name}: ${(kb / 1024).toFixed(1)} MiB in ${String(tree.length)} process(es)`);
+      t.diagnostic(figures.at(-1) ?? '');
+    }
+  });
+
+  it("deleting node B makes its agent's next attestation fail (verify_node)", async () => {
+    const b = await agentPod(nodeB.name);
+    const id = b?.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
+    assert.ok(id !== undefined);
+    await kubectl(['delete', 'node', nodeB.name, '--wait=true']);
+    // Make B's agent attest now (its SVID would otherwise rotate, and re-attest, in ~30 minutes):
+    // its container killed, B's kubelet starts it again, with an empty data_dir.
+    await nodeB.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
+    const line = `node ${nodeB.name} does not exist in cluster ${CLUSTER}`;
+    await until(`spire-server to log "${line}"`, 120_000, async () =>
+      (await podLogs('spire-server-0')).includes(line) ? true : undefined,
+    );
+  });
+
+  it('bad input: an agent with a wrong cluster name logs the refusal', async () => {
+    await kubectl(['set', 'env', '-n', NS, `daemonset/${agentDaemonSetName(nodeA.name)}`, 'CLUSTER_NAME=no-such-cluster']);
+    const text = 'certificate chain does not verify to the CA bundle of a cluster this server attests';
+    await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
+      const p = await agentPod(nodeA.name);
+      return p !== undefined && (await podLogs(p.metadata.name)).includes(text) ? true : undefined;
+    });
+  });
+
+  it('bad input: an agent without its RBAC logs the 403 and what to apply', async () => {
+    await kubectl(['delete', 'clusterrolebinding', 'spire-agent']);
+    // Without a stored identity, so that the agent must create a CSR.
+    rmSync(nodeA.hostPath('/var/lib/spire/agent/k8s_csr'), { recursive: true, force: true });
+    await kubectl(['set', 'env', '-n', NS, `daemonset/${agentDaemonSetName(nodeA.name)}`, 'CLUSTER_NAME-']);
+    const text = 'needs create and get on certificatesigningrequests';
+    await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
+      const p = await agentPod(nodeA.name);
+      const logs = p === undefined ? '' : await podLogs(p.metadata.name);
+      return logs.includes(text) && logs.includes('forbidden') ? true : undefined;
+    });
+  });
+
+  it('bad input: a CA bundle override without its ConfigMap stops spire-server, naming the file', async (t) => {
+    const file = '/run/spire/node-client-ca/ca.crt';
+    await kubectl(['set', 'env', '-n', NS, 'statefulset/spire-server', `NODE_CLIENT_CA_BUNDLE=${file}`]);
+    await until(`spire-server to log the missing ${file}`, 180_000, async () => {
+      const p = (await pods()).find((q) => q.metadata.name === 'spire-server-0');
+      const fresh = p?.status.containerStatuses?.[0]?.restartCount ?? 0;
+      const logs = p === undefined ? '' : await podLogs(p.metadata.name);
+      return fresh > 0 && logs.includes(file) && /no such file|does not exist|cannot read/i.test(logs) ? true : undefined;
+    });
+    t.diagnostic(`figures:\n${figures.join('\n')}`);
+  });
+});
+
+/** The PID of containerd task `id` in `ctr tasks ls` output (TASK PID STATUS). */
+function pidOfTask(listing: string, id: string): number | undefined {
+  for (const line of listing.split('\n')) {
+    const [task, pid] = line.trim().split(/\s+/);
+    if (task === id && pid !== undefined && /^\d+$/.test(pid)) return Number(pid);
+  }
+  return undefined;
+}
+
+/** `pid` and its descendants (spire-server starts the plugin as a child process). */
+function processTree(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(e), ppid);
+    } catch {
+      // gone
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++)
+    for (const [child, pp] of parent) if (pp === out[i]) out.push(child);
+  return out;
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]);
+  } catch {
+    return 0;
+  }
+}

@@ -11,7 +11,8 @@
 # output built in a temp dir and renamed into place; it never writes into the repo.
 #
 # usage: tools/build-images.sh [--print | --context DIR] [image ...]
-#   images: node-attestor spire-server spire-agent (default: all)
+#   images: node-attestor spire-server spire-agent pause (default: all)
+#   pause: the test node's pod sandbox image, our own tools/pause/main.go built static with Go
 #   --print        do not build; print "<image>=<archive>" for each, exit 3 if any is not built
 #   --context DIR  do not build; write each image's build context (Dockerfile + rootfs/) into
 #                  DIR/<image>/ for `docker build` / `podman build` (needs no buildah)
@@ -34,13 +35,13 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --print) print_only=1 ;;
     --context) [ $# -ge 2 ] || die "--context needs a directory"; context_dir=$2; shift ;;
-    node-attestor | spire-server | spire-agent) images+=("$1") ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build-images: unknown argument '$1' (want node-attestor, spire-server, spire-agent, --print or --context DIR)" >&2; exit 2 ;;
+    node-attestor | spire-server | spire-agent | pause) images+=("$1") ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-images: unknown argument '$1' (want node-attestor, spire-server, spire-agent, pause, --print or --context DIR)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#images[@]} -gt 0 ] || images=(node-attestor spire-server spire-agent)
+[ ${#images[@]} -gt 0 ] || images=(node-attestor spire-server spire-agent pause)
 
 version=$(node -p 'require(process.argv[1]).version' "$repo/package.json")
 exe=$repo/dist/node-attestor
@@ -57,11 +58,33 @@ done
 spire_bin() { echo "${spire_bins[$1]}"; }
 spire_version() { basename "$(dirname "$1")" | sed 's/^spire-v//'; }
 
+# The pause executable, built from tools/pause by Go into a directory keyed by its source, so a
+# changed source is a new file (and so a new image key) and an unchanged one is never rebuilt.
+pause_src=$here/pause
+pause_bin=$store/.bin/pause-$(cat "$pause_src/go.mod" "$pause_src/main.go" | sha256sum | cut -c1-16)/pause
+build_pause() {
+  [ -x "$pause_bin" ] && return 0
+  command -v go >/dev/null || die "pause: Go is needed to build tools/pause (https://go.dev/dl)"
+  local tmpd
+  mkdir -p "$store/.bin"
+  tmpd=$(mktemp -d "$store/.bin/.pause.XXXXXX")
+  say "pause: building tools/pause with Go (static)…"
+  # Static, so the image holds one file and no libraries; -trimpath keeps this machine's paths out.
+  if ! (cd "$pause_src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$tmpd/pause" .) >&2; then
+    rm -rf "$tmpd"
+    die "pause: go build in tools/pause failed (above)"
+  fi
+  mkdir -p "$(dirname "$pause_bin")"
+  mv "$tmpd/pause" "$pause_bin"
+  rm -rf "$tmpd"
+}
+
 # image -> its tag, and the rootfs specs tools/image-rootfs.sh takes.
 ref_of() {
   case "$1" in
     node-attestor) echo "localhost/node-attestor:$version" ;;
     spire-server | spire-agent) echo "localhost/$1:$(spire_version "$(spire_bin "$1")")-k8s-csr-$version" ;;
+    pause) echo "localhost/pause:$version" ;;
   esac
 }
 specs_of() {
@@ -79,10 +102,14 @@ specs_of() {
       echo "file:/opt/spire/plugins/node-attestor.sha256=$exe.sha256"
       echo "link:/opt/spire/plugins/k8s-csr-$role-plugin=node-attestor"
       ;;
+    pause) echo "exe:/pause=$pause_bin" ;;
   esac
 }
 
-[ -x "$exe" ] && [ -f "$exe.sha256" ] || die "$exe is missing: run npm run build first"
+# Every image but pause holds the node-attestor executable.
+needs_exe=0
+for name in "${images[@]}"; do [ "$name" = pause ] || needs_exe=1; done
+[ "$needs_exe" = 0 ] || { [ -x "$exe" ] && [ -f "$exe.sha256" ]; } || die "$exe is missing: run npm run build first"
 
 # The cache key: the plan (paths, modes, sources), the content of every source file, the
 # Dockerfile and the two scripts that make the image.
@@ -100,6 +127,7 @@ key_of() {
 
 if [ -n "$context_dir" ]; then
   for name in "${images[@]}"; do
+    [ "$name" != pause ] || build_pause
     mapfile -t specs < <(specs_of "$name")
     rm -rf "${context_dir:?}/$name"
     mkdir -p "$context_dir/$name"
@@ -121,6 +149,8 @@ report() { # <name> <dir>
 if [ "$print_only" = 1 ]; then
   missing=0
   for name in "${images[@]}"; do
+    # pause is keyed by its executable, which exists only once built.
+    if [ "$name" = pause ] && [ ! -x "$pause_bin" ]; then echo "pause="; missing=1; continue; fi
     dir=$store/$name-$(key_of "$name")
     if [ -f "$dir/.complete" ]; then echo "$name=$dir/image.oci.tar"; else echo "$name="; missing=1; fi
   done
@@ -143,6 +173,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 for name in "${images[@]}"; do
   started=$SECONDS
+  [ "$name" != pause ] || build_pause
   key=$(key_of "$name")
   dir=$store/$name-$key
   ref=$(ref_of "$name")
@@ -190,4 +221,4 @@ for name in "${images[@]}"; do
 done
 
 # Beside what goes into them: the executable and SPIRE's own binaries, as they are on disk.
-say "sizes: node-attestor executable $(mb "$(stat -L -c %s "$exe")")$(for n in "${!spire_bins[@]}"; do printf ', %s %s' "$n" "$(mb "$(stat -L -c %s "${spire_bins[$n]}")")"; done)"
+[ "$needs_exe" = 0 ] || say "sizes: node-attestor executable $(mb "$(stat -L -c %s "$exe")")$(for n in "${!spire_bins[@]}"; do printf ', %s %s' "$n" "$(mb "$(stat -L -c %s "${spire_bins[$n]}")")"; done)"

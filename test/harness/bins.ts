@@ -6,7 +6,18 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export type BinName =
-  'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kubectl' | 'spire-server' | 'spire-agent';
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kubectl'
+  | 'kube-scheduler'
+  | 'kubelet'
+  | 'bridge'
+  | 'host-local'
+  | 'loopback'
+  | 'portmap'
+  | 'spire-server'
+  | 'spire-agent';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../../tools/build-test-bins.sh', import.meta.url));

@@ -30,7 +30,11 @@ function writePair(dir: string, name: string, c: TestCert): UserCredential {
   return { certPath, keyPath };
 }
 
-export async function createClusterPki(dir: string): Promise<ClusterPki> {
+/**
+ * `serviceIp`: the `kubernetes` Service ClusterIP pods dial (the first address of the Service
+ * range), named in the API server's certificate; 10.0.0.1 for the default 10.0.0.0/24.
+ */
+export async function createClusterPki(dir: string, serviceIp = '10.0.0.1'): Promise<ClusterPki> {
   const now = Date.now();
   const ca = await createCa('CN=node-attestor-test-cluster-ca', {
     notBefore: new Date(now - 3600_000),
@@ -44,7 +48,7 @@ export async function createClusterPki(dir: string): Promise<ClusterPki> {
     keyUsage: KU.digitalSignature | KU.keyEncipherment,
     extKeyUsage: [EKU.serverAuth],
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-    ipAddresses: ['127.0.0.1', '10.0.0.1'],
+    ipAddresses: ['127.0.0.1', serviceIp],
     notAfter: new Date(now + YEAR),
   });
   const apiPair = writePair(dir, 'apiserver', apiserver);

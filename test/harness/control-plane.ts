@@ -3,6 +3,12 @@
  * client-certificate auth) → kube-controller-manager running only the CSR controllers
  * (approving, signing with the cluster CA, cleaner). Free ports, a temp dir per instance, so
  * several can run at once. Every process dies with ours (see processes.ts).
+ *
+ * With `workloads: true` it is a control plane nodes can join and pods run on (node.ts): bootstrap
+ * tokens, the Node authorizer's NodeRestriction admission, the API server → kubelet client, the
+ * controllers pods and workloads need, kube-scheduler, and a `kubernetes` Service pods can dial
+ * (a per-cluster Service range whose first address sits on `lo`, forwarded to the API server:
+ * api-forwarder.ts). Only tests that need a node pay for it.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +20,8 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { ManagedProcess, startFailure } from './processes.js';
 import { freePort } from './ports.js';
 import { httpRequestText, type HttpResult } from './http-request.js';
+import { claimServiceAddress, type ServiceAddress } from './host-net.js';
+import { startApiForwarder, type ApiForwarder } from './api-forwarder.js';
 
 export interface ControlPlaneOptions {
   /** Keep the temp dir (logs, PKI) after stop; also kept when start fails. */
@@ -25,6 +33,8 @@ export interface ControlPlaneOptions {
   /** Extra kube-controller-manager flags (e.g. --kube-api-qps for the scale benchmark). */
   readonly controllerManagerArgs?: readonly string[];
   readonly log?: (line: string) => void;
+  /** A control plane that runs workloads: nodes can join (see the file comment). Default false. */
+  readonly workloads?: boolean;
   /** Fixed ports instead of free ones (tests of a taken port). */
   readonly ports?: {
     readonly etcd?: number;
@@ -40,6 +50,10 @@ export interface ControlPlane {
   readonly server: string;
   readonly pki: ClusterPki;
   readonly adminKubeconfig: string;
+  /** The API server's port on 127.0.0.1. */
+  readonly apiPort: number;
+  /** With `workloads`: the `kubernetes` Service ClusterIP (forwarded to the API server) and range. */
+  readonly service?: { readonly ip: string; readonly range: string };
   readonly processes: readonly ManagedProcess[];
   /** Runs kubectl with the admin kubeconfig (or `kubeconfig`); rejects on a non-zero exit. */
   kubectl(args: readonly string[], opts?: { kubeconfig?: string; input?: string }): Promise<string>;
@@ -56,6 +70,27 @@ export interface ControlPlane {
   setUpSpireAgent(): Promise<UserCredential>;
   stop(): Promise<void>;
 }
+
+/**
+ * The controllers a cluster with workloads runs besides the CSR ones: service accounts and their
+ * tokens, the kube-root-ca.crt ConfigMap every projected token volume mounts, garbage collection
+ * and namespace deletion, the workload kinds the deployment kit uses, pod GC, and bootstrap-token
+ * upkeep (signing the cluster-info ConfigMap, deleting expired tokens).
+ */
+const WORKLOAD_CONTROLLERS = [
+  'serviceaccount',
+  'serviceaccount-token',
+  'root-ca-cert-publisher',
+  'garbagecollector',
+  'namespace',
+  'deployment',
+  'replicaset',
+  'daemonset',
+  'statefulset',
+  'podgc',
+  'bootstrapsigner',
+  'tokencleaner',
+];
 
 /** What the `nodeclient` auto-approve binding grants: the SubjectAccessReview attributes. */
 export const NODE_CLIENT_CREATE: Readonly<Record<string, string>> = {
@@ -106,13 +141,22 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
   };
   for (const [name, path] of Object.entries(bins))
     if (!existsSync(path)) throw new Error(`${name} binary not found at ${path}; run: npm run test-bins`);
+  const workloads = o.workloads === true;
+  const scheduler = workloads ? binPath('kube-scheduler') : undefined;
+  if (scheduler !== undefined && !existsSync(scheduler))
+    throw new Error(`kube-scheduler binary not found at ${scheduler}; run: npm run test-bins`);
   const dir = mkdtempSync(join(tmpdir(), 'na-cluster-'));
   const procs: ManagedProcess[] = [];
+  let service: ServiceAddress | undefined;
+  let forwarder: ApiForwarder | undefined;
   const stopAll = async (): Promise<void> => {
     for (const p of [...procs].reverse()) await p.stop();
+    await forwarder?.close();
+    await service?.remove();
   };
   try {
-    const pki = await createClusterPki(dir);
+    if (workloads) service = await claimServiceAddress();
+    const pki = await createClusterPki(dir, service?.ip);
     const [etcdPort, peerPort, apiPort, kcmPort] = await Promise.all([
       o.ports?.etcd ?? freePort(),
       freePort(),
@@ -172,9 +216,22 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
         `--service-account-key-file=${pki.saPubPath}`,
         `--service-account-signing-key-file=${pki.saKeyPath}`,
         '--authorization-mode=Node,RBAC',
-        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-cluster-ip-range=${service?.range ?? '10.0.0.0/24'}`,
         `--cert-dir=${join(dir, 'apiserver-certs')}`,
         '--v=1',
+        ...(workloads
+          ? [
+              // Kubelets join with a bootstrap token (TLS bootstrap), as in a real cluster.
+              '--enable-bootstrap-token-auth',
+              // A kubelet may only change its own Node and its own pods' status.
+              '--enable-admission-plugins=NodeRestriction',
+              // `kubectl logs`/`exec`: the API server dials the kubelet at its --node-ip
+              // (the node bridge's gateway) as the admin, which the kubelet's webhook authz allows.
+              `--kubelet-client-certificate=${pki.adminCertPath}`,
+              `--kubelet-client-key=${pki.adminKeyPath}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]
+          : []),
         ...(o.apiserverArgs ?? []),
       ],
     });
@@ -184,14 +241,24 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       return r.status === 200 && r.body.trim() === 'ok';
     });
 
-    log(`kube-controller-manager on 127.0.0.1:${String(kcmPort)} (CSR controllers only)`);
+    log(
+      `kube-controller-manager on 127.0.0.1:${String(kcmPort)} (${workloads ? 'CSR and workload controllers' : 'CSR controllers only'})`,
+    );
     const kcm = new ManagedProcess({
       name: 'kube-controller-manager',
       command: bins.kcm,
       logFile: join(dir, 'kube-controller-manager.log'),
       args: [
         `--kubeconfig=${adminKubeconfig}`,
-        '--controllers=csrapproving,csrsigning,csrcleaner',
+        `--controllers=${['csrapproving', 'csrsigning', 'csrcleaner', ...(workloads ? WORKLOAD_CONTROLLERS : [])].join(',')}`,
+        ...(workloads
+          ? [
+              // root-ca-cert-publisher publishes this as kube-root-ca.crt; the legacy token
+              // controller signs with the service-account key.
+              `--root-ca-file=${pki.caCertPath}`,
+              `--service-account-private-key-file=${pki.saKeyPath}`,
+            ]
+          : []),
         `--cluster-signing-cert-file=${pki.caCertPath}`,
         `--cluster-signing-key-file=${pki.caKeyPath}`,
         `--cluster-signing-duration=${o.signingDuration ?? '24h'}`,
@@ -209,6 +276,33 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       const r = await get(`https://127.0.0.1:${String(kcmPort)}/healthz`, { insecure: true });
       return r.status === 200;
     });
+
+    if (scheduler !== undefined && service !== undefined) {
+      const schedPort = await freePort();
+      log(`kube-scheduler on 127.0.0.1:${String(schedPort)}`);
+      const sched = new ManagedProcess({
+        name: 'kube-scheduler',
+        command: scheduler,
+        logFile: join(dir, 'kube-scheduler.log'),
+        args: [
+          `--kubeconfig=${adminKubeconfig}`,
+          `--authentication-kubeconfig=${adminKubeconfig}`,
+          `--authorization-kubeconfig=${adminKubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${String(schedPort)}`,
+          `--cert-dir=${join(dir, 'scheduler-certs')}`,
+          '--v=1',
+        ],
+      });
+      procs.push(sched);
+      await waitReady(sched, '/healthz', 30_000, async () => {
+        const r = await get(`https://127.0.0.1:${String(schedPort)}/healthz`, { insecure: true });
+        return r.status === 200;
+      });
+      forwarder = await startApiForwarder(service.ip, apiPort);
+      log(`kubernetes Service ${service.ip}:443 (range ${service.range}) forwarded to ${server}`);
+    }
 
     const adminRequest = (method: string, path: string, body?: unknown): Promise<HttpResult> =>
       httpRequestText(new URL(path, server), { method, tls, body });
@@ -265,6 +359,8 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       server,
       pki,
       adminKubeconfig,
+      apiPort,
+      ...(service !== undefined ? { service: { ip: service.ip, range: service.range } } : {}),
       processes: procs,
       kubectl,
       mintUser: (user, groups) => mintUser(pki, dir, user, groups),

@@ -48,7 +48,7 @@ describe('tools/build-images.sh', { skip: needs('bash', 'ldd', 'sha256sum') }, (
     assert.equal(r.status, 2);
     assert.equal(
       r.stderr,
-      "build-images: unknown argument 'spire' (want node-attestor, spire-server, spire-agent, --print or --context DIR)\n",
+      "build-images: unknown argument 'spire' (want node-attestor, spire-server, spire-agent, pause, --print or --context DIR)\n",
     );
   });
 

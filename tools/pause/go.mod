@@ -1,0 +1,3 @@
+module node-attestor.local/tools/pause
+
+go 1.24

@@ -25,7 +25,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, binPath } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
-import { KIT_NAMESPACE as NS, agentDaemonSetName, kitImage, writeLocalOverlay } from '../harness/deploy-kit.js';
+import {
+  KIT_NAMESPACE as NS,
+  agentDaemonSetName,
+  kitImage,
+  writeLocalOverlay,
+} from '../harness/deploy-kit.js';
 import { startNode, type Node } from '../harness/node.js';
 import { builtImageArchive } from '../harness/node-images.js';
 import { freePort } from '../harness/ports.js';
@@ -73,13 +78,20 @@ interface CsrJson {
 describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { timeout: 30 * 60_000 }, () => {
   let cp: ControlPlane;
   const nodes: Node[] = [];
-  let work: string;
+  let work = '';
+  /** What after() stops, in reverse order. */
+  const stops: (() => Promise<void>)[] = [];
   let overlay: string;
   /** The node spire-server runs on (A) and the other one (B). */
   let nodeA: Node;
   let nodeB: Node;
   const figures: string[] = [];
   let appliedAt = 0;
+  /** Set by the first test: the later ones build on its deployment. */
+  let deployed = false;
+  const needDeployed = (): void => {
+    if (!deployed) throw new Error('the kit is not deployed: see the first test');
+  };
 
   const kubectlRaw = (args: readonly string[], timeoutMs = 60_000): Promise<Exec> =>
     new Promise((resolve) => {
@@ -109,7 +121,10 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   const scene = async (): Promise<string> => {
     const parts = [
       (await kubectlRaw(['get', 'pods', '-A', '-o', 'wide'])).stdout,
-      (await kubectlRaw(['get', 'events', '-n', NS, '--sort-by=.lastTimestamp'])).stdout.split('\n').slice(-25).join('\n'),
+      (await kubectlRaw(['get', 'events', '-n', NS, '--sort-by=.lastTimestamp'])).stdout
+        .split('\n')
+        .slice(-25)
+        .join('\n'),
     ];
     for (const p of await pods().catch(() => [])) {
       const logs = await kubectlRaw(['logs', '-n', NS, p.metadata.name, '--tail=15']);
@@ -119,7 +134,11 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   };
 
   /** Polls `check` until it returns a value; on timeout fails with what was seen. */
-  const until = async <T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> => {
+  const until = async <T>(
+    what: string,
+    timeoutMs: number,
+    check: () => Promise<T | undefined>,
+  ): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = await check();
@@ -131,7 +150,17 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   };
 
   const serverExec = (args: readonly string[]): Promise<Exec> =>
-    kubectlRaw(['exec', '-n', NS, 'spire-server-0', '-c', 'spire-server', '--', '/opt/spire/bin/spire-server', ...args]);
+    kubectlRaw([
+      'exec',
+      '-n',
+      NS,
+      'spire-server-0',
+      '-c',
+      'spire-server',
+      '--',
+      '/opt/spire/bin/spire-server',
+      ...args,
+    ]);
   const agents = async (): Promise<AttestedAgent[]> => {
     const r = await serverExec(['agent', 'list', '-output', 'json']);
     if (r.code !== 0) return [];
@@ -144,24 +173,60 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     (JSON.parse(await kubectl(['get', 'csr', '-o', 'json'])) as { items: CsrJson[] }).items.filter(
       (c) => c.spec.username === AGENT_SA_USER,
     );
-  const csrNode = (c: CsrJson): string | undefined => c.spec.extra?.['authentication.kubernetes.io/node-name']?.[0];
+  const csrNode = (c: CsrJson): string | undefined =>
+    c.spec.extra?.['authentication.kubernetes.io/node-name']?.[0];
   const fetchSvid = (): Promise<Exec> =>
-    kubectlRaw(['exec', '-n', 'default', 'workload', '--', '/opt/spire/bin/spire-agent', 'api', 'fetch', 'x509', '-socketPath', SOCKET]);
+    kubectlRaw([
+      'exec',
+      '-n',
+      'default',
+      'workload',
+      '--',
+      '/opt/spire/bin/spire-agent',
+      'api',
+      'fetch',
+      'x509',
+      '-socketPath',
+      SOCKET,
+    ]);
   /** The logs of a pod's current and previous container. */
   const podLogs = async (pod: string, ns = NS): Promise<string> =>
-    (await kubectlRaw(['logs', '-n', ns, pod])).stdout + (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout;
+    (await kubectlRaw(['logs', '-n', ns, pod])).stdout +
+    (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout;
+
+  /**
+   * Kubelets register with the node.kubernetes.io/not-ready:NoSchedule taint, which
+   * kube-controller-manager's node lifecycle controller removes once the node is Ready; the
+   * harness's KCM does not run that controller, so the test does its part (else nothing, not even
+   * a DaemonSet pod, is scheduled).
+   */
+  const untaintNotReady = async (): Promise<void> => {
+    for (const n of nodes) {
+      const taints = await kubectl(['get', 'node', n.name, '-o', 'jsonpath={.spec.taints[*].key}']);
+      if (taints.split(' ').includes('node.kubernetes.io/not-ready'))
+        await kubectl(['taint', 'nodes', n.name, 'node.kubernetes.io/not-ready:NoSchedule-']);
+    }
+  };
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'na-deploy-'));
     cp = await startControlPlane({ workloads: true });
-    for (const name of ['node-a', 'node-b']) nodes.push(await startNode(cp, { name }));
+    stops.push(() => cp.stop());
+    for (const name of ['node-a', 'node-b']) {
+      const n = await startNode(cp, { name });
+      nodes.push(n);
+      stops.push(() => n.stop());
+    }
+    await untaintNotReady();
     const archives: string[] = [];
     for (const image of ['node-attestor', 'spire-server', 'spire-agent'] as const)
       archives.push(await builtImageArchive(image));
     for (const n of nodes) await n.importImages(archives);
-    for (const n of nodes) figures.push(`node ${n.name} joined (TLS bootstrap) and Ready in ${(n.joinMs / 1000).toFixed(1)} s`);
+    for (const n of nodes)
+      figures.push(`node ${n.name} joined (TLS bootstrap) and Ready in ${(n.joinMs / 1000).toFixed(1)} s`);
     // The digest the build wrote next to the executable the images carry (docs/images.md).
-    const pluginChecksum = readFileSync(join(REPO_ROOT, 'dist', 'node-attestor.sha256'), 'utf8').split(/\s/)[0] ?? '';
+    const pluginChecksum =
+      readFileSync(join(REPO_ROOT, 'dist', 'node-attestor.sha256'), 'utf8').split(/\s/)[0] ?? '';
     assert.match(pluginChecksum, /^[0-9a-f]{64}$/);
     overlay = writeLocalOverlay({
       dir: join(work, 'overlay'),
@@ -174,9 +239,8 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   after(async () => {
-    for (const n of [...nodes].reverse()) await n.stop();
-    await cp?.stop();
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+    for (const stop of stops.reverse()) await stop();
+    if (work !== '') rmSync(work, { recursive: true, force: true });
   });
 
   it(`kubectl apply -k: every pod Ready within ${String(READY_BOUND_MS / 1000)} s; each agent attested`, async (t) => {
@@ -188,27 +252,37 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     });
     const attestedMs = performance.now() - appliedAt;
     const expected = { server: 1, approver: 2, agent: nodes.length };
-    await until(`every pod in ${NS} Ready (${JSON.stringify(expected)})`, READY_BOUND_MS - attestedMs, async () => {
-      const ps = await pods();
-      const count = (name: string): number =>
-        ps.filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === name && isReady(p)).length;
-      return count('spire-server') === expected.server &&
-        count('node-attestor-approver') === expected.approver &&
-        count('spire-agent') === expected.agent
-        ? true
-        : undefined;
-    });
+    await until(
+      `every pod in ${NS} Ready (${JSON.stringify(expected)})`,
+      READY_BOUND_MS - attestedMs,
+      async () => {
+        const ps = await pods();
+        const count = (name: string): number =>
+          ps.filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === name && isReady(p)).length;
+        return count('spire-server') === expected.server &&
+          count('node-attestor-approver') === expected.approver &&
+          count('spire-agent') === expected.agent
+          ? true
+          : undefined;
+      },
+    );
     const readyMs = performance.now() - appliedAt;
-    figures.push(`apply -k -> both agents attested ${(attestedMs / 1000).toFixed(1)} s; -> every pod Ready ${(readyMs / 1000).toFixed(1)} s`);
+    figures.push(
+      `apply -k -> both agents attested ${(attestedMs / 1000).toFixed(1)} s; -> every pod Ready ${(readyMs / 1000).toFixed(1)} s`,
+    );
     t.diagnostic(figures.at(-1) ?? '');
     const server = (await pods()).find((p) => p.metadata.name === 'spire-server-0');
     const a = nodes.find((n) => n.name === server?.spec.nodeName);
     assert.ok(a !== undefined, `spire-server-0 runs on ${String(server?.spec.nodeName)}`);
+    const b = nodes.find((n) => n !== a);
+    assert.ok(b !== undefined);
     nodeA = a;
-    nodeB = nodes.find((n) => n !== a) as Node;
+    nodeB = b;
+    deployed = true;
   });
 
   it('each agent is spiffe://<td>/spire/agent/k8s_csr/<cluster>/<node> with its node UID selector', async () => {
+    needDeployed();
     for (const n of nodes) {
       const agent = await agentOf(n.name);
       assert.ok(agent !== undefined, `no agent for ${n.name}: ${JSON.stringify(await agents())}`);
@@ -222,11 +296,13 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it("each agent's CSR was approved by the node-bound approver, not by kube-controller-manager", async () => {
+    needDeployed();
     const csrs = await agentCsrs();
     for (const n of nodes) {
       const mine = csrs.filter((c) => csrNode(c) === n.name);
       assert.equal(mine.length, 1, `CSRs of ${n.name}'s agent: ${JSON.stringify(mine)}`);
-      const c = mine[0] as CsrJson;
+      const [c] = mine;
+      assert.ok(c !== undefined);
       const approved = c.status.conditions?.find((x) => x.type === 'Approved');
       assert.ok(approved !== undefined, JSON.stringify(c.status));
       // KCM's csrapproving would have written reason AutoApproved.
@@ -236,13 +312,19 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it('a workload pod selected by k8s:ns and k8s:sa fetches its X.509-SVID through the Workload API socket', async (t) => {
+    needDeployed();
     const entryAt = performance.now();
     const entry = await serverExec([
-      'entry', 'create',
-      '-parentID', `spiffe://${TRUST_DOMAIN}${agentPath(nodeA.name)}`,
-      '-spiffeID', WORKLOAD_ID,
-      '-selector', 'k8s:ns:default',
-      '-selector', 'k8s:sa:workload',
+      'entry',
+      'create',
+      '-parentID',
+      `spiffe://${TRUST_DOMAIN}${agentPath(nodeA.name)}`,
+      '-spiffeID',
+      WORKLOAD_ID,
+      '-selector',
+      'k8s:ns:default',
+      '-selector',
+      'k8s:sa:workload',
     ]);
     assert.equal(entry.code, 0, entry.stderr);
     await kubectl(['create', 'serviceaccount', '-n', 'default', 'workload']);
@@ -262,10 +344,14 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
             imagePullPolicy: 'Never',
             command: ['/opt/spire/bin/spire-agent'],
             args: ['api', 'watch', '-socketPath', SOCKET],
-            volumeMounts: [{ name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true }],
+            volumeMounts: [
+              { name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true },
+            ],
           },
         ],
-        volumes: [{ name: 'spire-agent-socket', hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' } }],
+        volumes: [
+          { name: 'spire-agent-socket', hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' } },
+        ],
       },
     };
     await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
@@ -282,16 +368,28 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it("node A's agent pod asking for node B's certificate is denied by the approver", async () => {
+    needDeployed();
     const a = await agentPod(nodeA.name);
     assert.ok(a !== undefined);
     // The identity command in the agent image, with A's pod-bound token, naming node B.
-    const r = await kubectlRaw([
-      'exec', '-n', NS, a.metadata.name, '--',
-      '/opt/spire/plugins/node-attestor',
-      '-in-cluster', '-wait=poll', '-timeout=60s',
-      '-agent-name', nodeB.name,
-      '-id-dir', '/var/lib/spire/agent/stolen',
-    ], 90_000);
+    const r = await kubectlRaw(
+      [
+        'exec',
+        '-n',
+        NS,
+        a.metadata.name,
+        '--',
+        '/opt/spire/plugins/node-attestor',
+        '-in-cluster',
+        '-wait=poll',
+        '-timeout=60s',
+        '-agent-name',
+        nodeB.name,
+        '-id-dir',
+        '/var/lib/spire/agent/stolen',
+      ],
+      90_000,
+    );
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(r.stderr, /denied/i, r.stderr);
     const denied = (await agentCsrs()).filter(
@@ -300,10 +398,11 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     assert.equal(denied.length, 1, JSON.stringify(denied));
     const cond = denied[0]?.status.conditions?.find((x) => x.type === 'Denied');
     assert.equal(cond?.reason, 'NodeMismatch', JSON.stringify(cond));
-    assert.match(cond?.message ?? '', new RegExp(`CN names node ${nodeB.name}`));
+    assert.match(cond.message ?? '', new RegExp(`CN names node ${nodeB.name}`));
   });
 
   it('a restarted agent pod attests again with the stored identity (no new CSR)', async () => {
+    needDeployed();
     const before = await agentPod(nodeA.name);
     const csrsBefore = (await agentCsrs()).length;
     const serialBefore = (await agentOf(nodeA.name))?.x509svid_serial_number;
@@ -325,6 +424,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it('restarting the kubelet changes nothing for attested agents', async () => {
+    needDeployed();
     const podBefore = await agentPod(nodeA.name);
     const agentBefore = await agentOf(nodeA.name);
     assert.ok(podBefore !== undefined && agentBefore !== undefined);
@@ -332,10 +432,14 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     await nodeA.restartKubelet();
     await nodeA.waitReady();
     // The restarted kubelet has synced the pod once it reports it Ready again.
-    const podAfter = await until('the agent pod reported Ready by the restarted kubelet', 60_000, async () => {
-      const p = await agentPod(nodeA.name);
-      return p !== undefined && isReady(p) ? p : undefined;
-    });
+    const podAfter = await until(
+      'the agent pod reported Ready by the restarted kubelet',
+      60_000,
+      async () => {
+        const p = await agentPod(nodeA.name);
+        return p !== undefined && isReady(p) ? p : undefined;
+      },
+    );
     assert.equal(podAfter.metadata.uid, podBefore.metadata.uid);
     assert.equal(podAfter.status.containerStatuses?.[0]?.restartCount, restartsBefore);
     const agentAfter = await agentOf(nodeA.name);
@@ -345,6 +449,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it('resident memory of each pod (figures)', async (t) => {
+    needDeployed();
     for (const p of await pods()) {
       const node = nodes.find((n) => n.name === p.spec.nodeName);
       const id = p.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
@@ -353,12 +458,15 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       if (pid === undefined) continue;
       const tree = processTree(pid);
       const kb = tree.reduce((s, q) => s + rssKb(q), 0);
-      figures.push(`RSS ${p.metadata.name}: ${(kb / 1024).toFixed(1)} MiB in ${String(tree.length)} process(es)`);
+      figures.push(
+        `RSS ${p.metadata.name}: ${(kb / 1024).toFixed(1)} MiB in ${String(tree.length)} process(es)`,
+      );
       t.diagnostic(figures.at(-1) ?? '');
     }
   });
 
   it("deleting node B makes its agent's next attestation fail (verify_node)", async () => {
+    needDeployed();
     const b = await agentPod(nodeB.name);
     const id = b?.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
     assert.ok(id !== undefined);
@@ -373,7 +481,15 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it('bad input: an agent with a wrong cluster name logs the refusal', async () => {
-    await kubectl(['set', 'env', '-n', NS, `daemonset/${agentDaemonSetName(nodeA.name)}`, 'CLUSTER_NAME=no-such-cluster']);
+    needDeployed();
+    await kubectl([
+      'set',
+      'env',
+      '-n',
+      NS,
+      `daemonset/${agentDaemonSetName(nodeA.name)}`,
+      'CLUSTER_NAME=no-such-cluster',
+    ]);
     const text = 'certificate chain does not verify to the CA bundle of a cluster this server attests';
     await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
       const p = await agentPod(nodeA.name);
@@ -382,6 +498,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it('bad input: an agent without its RBAC logs the 403 and what to apply', async () => {
+    needDeployed();
     await kubectl(['delete', 'clusterrolebinding', 'spire-agent']);
     // Without a stored identity, so that the agent must create a CSR.
     rmSync(nodeA.hostPath('/var/lib/spire/agent/k8s_csr'), { recursive: true, force: true });
@@ -395,13 +512,16 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
   });
 
   it('bad input: a CA bundle override without its ConfigMap stops spire-server, naming the file', async (t) => {
+    needDeployed();
     const file = '/run/spire/node-client-ca/ca.crt';
     await kubectl(['set', 'env', '-n', NS, 'statefulset/spire-server', `NODE_CLIENT_CA_BUNDLE=${file}`]);
     await until(`spire-server to log the missing ${file}`, 180_000, async () => {
       const p = (await pods()).find((q) => q.metadata.name === 'spire-server-0');
       const fresh = p?.status.containerStatuses?.[0]?.restartCount ?? 0;
       const logs = p === undefined ? '' : await podLogs(p.metadata.name);
-      return fresh > 0 && logs.includes(file) && /no such file|does not exist|cannot read/i.test(logs) ? true : undefined;
+      return fresh > 0 && logs.includes(file) && /no such file|does not exist|cannot read/i.test(logs)
+        ? true
+        : undefined;
     });
     t.diagnostic(`figures:\n${figures.join('\n')}`);
   });
@@ -430,8 +550,8 @@ function processTree(pid: number): number[] {
     }
   }
   const out = [pid];
-  for (let i = 0; i < out.length; i++)
-    for (const [child, pp] of parent) if (pp === out[i]) out.push(child);
+  // The loop also visits what it appends.
+  for (const p of out) for (const [child, pp] of parent) if (pp === p) out.push(child);
   return out;
 }
 

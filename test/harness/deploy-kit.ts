@@ -60,7 +60,7 @@ export function kitImage(name: 'node-attestor' | 'spire-server' | 'spire-agent')
 
 function replaceOnce(text: string, from: string, to: string, what: string): string {
   const i = text.indexOf(from);
-  if (i < 0 || text.indexOf(from, i + 1) >= 0)
+  if (i < 0 || text.includes(from, i + 1))
     throw new Error(`deploy/agent/daemonset.yaml changed: cannot find ${what} exactly once`);
   return text.slice(0, i) + to + text.slice(i + from.length);
 }
@@ -69,7 +69,12 @@ function replaceOnce(text: string, from: string, to: string, what: string): stri
 function agentDaemonSetFor(node: LocalKitNode): string {
   let t = readFileSync(join(KIT_DIR, 'agent', 'daemonset.yaml'), 'utf8');
   const name = agentDaemonSetName(node.name);
-  t = replaceOnce(t, 'kind: DaemonSet\nmetadata:\n  name: spire-agent\n', `kind: DaemonSet\nmetadata:\n  name: ${name}\n`, 'its name');
+  t = replaceOnce(
+    t,
+    'kind: DaemonSet\nmetadata:\n  name: spire-agent\n',
+    `kind: DaemonSet\nmetadata:\n  name: ${name}\n`,
+    'its name',
+  );
   // Its own selector label, so the per-node DaemonSets never claim each other's pods.
   t = replaceOnce(
     t,

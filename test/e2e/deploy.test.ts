@@ -307,6 +307,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       assert.ok(approved !== undefined, JSON.stringify(c.status));
       // KCM's csrapproving would have written reason AutoApproved.
       assert.equal(approved.reason, APPROVER_REASON, JSON.stringify(approved));
+      assert.match(approved.message ?? '', new RegExp(`^node-attestor approver: CN names node ${n.name},`));
       assert.ok((c.status.certificate ?? '') !== '', `CSR ${c.metadata.name} has no certificate`);
     }
   });
@@ -442,8 +443,11 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     );
     assert.equal(podAfter.metadata.uid, podBefore.metadata.uid);
     assert.equal(podAfter.status.containerStatuses?.[0]?.restartCount, restartsBefore);
-    const agentAfter = await agentOf(nodeA.name);
-    assert.equal(agentAfter?.x509svid_serial_number, agentBefore.x509svid_serial_number);
+    // spire-server's exec goes through its node's kubelet: wait until that answers again.
+    const agentAfter = await until('spire-server agent list through the restarted kubelet', 60_000, () =>
+      agentOf(nodeA.name),
+    );
+    assert.equal(agentAfter.x509svid_serial_number, agentBefore.x509svid_serial_number);
     const svid = await fetchSvid();
     assert.equal(svid.code, 0, svid.stderr);
   });
@@ -465,7 +469,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     }
   });
 
-  it("deleting node B makes its agent's next attestation fail (verify_node)", async () => {
+  it("deleting node B makes its agent's next attestation fail (verify_node)", async (t) => {
     needDeployed();
     const b = await agentPod(nodeB.name);
     const id = b?.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
@@ -475,12 +479,14 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     // its container killed, B's kubelet starts it again, with an empty data_dir.
     await nodeB.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
     const line = `node ${nodeB.name} does not exist in cluster ${CLUSTER}`;
-    await until(`spire-server to log "${line}"`, 120_000, async () =>
-      (await podLogs('spire-server-0')).includes(line) ? true : undefined,
+    t.diagnostic(
+      await until(`spire-server to log "${line}"`, 120_000, async () =>
+        lineWith(await podLogs('spire-server-0'), line),
+      ),
     );
   });
 
-  it('bad input: an agent with a wrong cluster name logs the refusal', async () => {
+  it('bad input: an agent with a wrong cluster name logs the refusal', async (t) => {
     needDeployed();
     await kubectl([
       'set',
@@ -491,41 +497,52 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       'CLUSTER_NAME=no-such-cluster',
     ]);
     const text = 'certificate chain does not verify to the CA bundle of a cluster this server attests';
-    await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
-      const p = await agentPod(nodeA.name);
-      return p !== undefined && (await podLogs(p.metadata.name)).includes(text) ? true : undefined;
-    });
+    t.diagnostic(
+      await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
+        const p = await agentPod(nodeA.name);
+        return p === undefined ? undefined : lineWith(await podLogs(p.metadata.name), text);
+      }),
+    );
   });
 
-  it('bad input: an agent without its RBAC logs the 403 and what to apply', async () => {
+  it('bad input: an agent without its RBAC logs the 403 and what to apply', async (t) => {
     needDeployed();
     await kubectl(['delete', 'clusterrolebinding', 'spire-agent']);
     // Without a stored identity, so that the agent must create a CSR.
     rmSync(nodeA.hostPath('/var/lib/spire/agent/k8s_csr'), { recursive: true, force: true });
     await kubectl(['set', 'env', '-n', NS, `daemonset/${agentDaemonSetName(nodeA.name)}`, 'CLUSTER_NAME-']);
     const text = 'needs create and get on certificatesigningrequests';
-    await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
+    const line = await until(`the agent on ${nodeA.name} to log "${text}"`, 120_000, async () => {
       const p = await agentPod(nodeA.name);
-      const logs = p === undefined ? '' : await podLogs(p.metadata.name);
-      return logs.includes(text) && logs.includes('forbidden') ? true : undefined;
+      return p === undefined ? undefined : lineWith(await podLogs(p.metadata.name), text);
     });
+    assert.match(line, /forbidden/);
+    assert.match(line, /deploy\/agent\/rbac\.yaml/);
+    t.diagnostic(line);
   });
 
   it('bad input: a CA bundle override without its ConfigMap stops spire-server, naming the file', async (t) => {
     needDeployed();
     const file = '/run/spire/node-client-ca/ca.crt';
     await kubectl(['set', 'env', '-n', NS, 'statefulset/spire-server', `NODE_CLIENT_CA_BUNDLE=${file}`]);
-    await until(`spire-server to log the missing ${file}`, 180_000, async () => {
+    const line = await until(`spire-server to log the missing ${file}`, 180_000, async () => {
       const p = (await pods()).find((q) => q.metadata.name === 'spire-server-0');
-      const fresh = p?.status.containerStatuses?.[0]?.restartCount ?? 0;
-      const logs = p === undefined ? '' : await podLogs(p.metadata.name);
-      return fresh > 0 && logs.includes(file) && /no such file|does not exist|cannot read/i.test(logs)
-        ? true
-        : undefined;
+      // The pod that runs with the override (the old one logged nothing of it).
+      const env = JSON.stringify(p?.spec);
+      return p === undefined || !env.includes(file)
+        ? undefined
+        : lineWith(await podLogs(p.metadata.name), file);
     });
+    assert.match(line, /no such file|does not exist|cannot read/i);
+    t.diagnostic(line);
     t.diagnostic(`figures:\n${figures.join('\n')}`);
   });
 });
+
+/** The first line of `logs` that contains `text`, or undefined. */
+function lineWith(logs: string, text: string): string | undefined {
+  return logs.split('\n').find((l) => l.includes(text));
+}
 
 /** The PID of containerd task `id` in `ctr tasks ls` output (TASK PID STATUS). */
 function pidOfTask(listing: string, id: string): number | undefined {

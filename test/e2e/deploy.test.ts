@@ -503,6 +503,14 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
         return p === undefined ? undefined : lineWith(await podLogs(p.metadata.name), text);
       }),
     );
+    // The agent is told only that (a caller is told nothing about the configured clusters); the
+    // server's log has the reason.
+    const detail = 'the agent names cluster no-such-cluster, which this server is not configured for';
+    t.diagnostic(
+      await until(`spire-server to log "${detail}"`, 60_000, async () =>
+        lineWith(await podLogs('spire-server-0'), detail),
+      ),
+    );
   });
 
   it('bad input: an agent without its RBAC logs the 403 and what to apply', async (t) => {

@@ -461,10 +461,9 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       const pid = pidOfTask(await node.ctr(['tasks', 'ls']), id);
       if (pid === undefined) continue;
       const tree = processTree(pid);
-      const kb = tree.reduce((s, q) => s + rssKb(q), 0);
-      figures.push(
-        `RSS ${p.metadata.name}: ${(kb / 1024).toFixed(1)} MiB in ${String(tree.length)} process(es)`,
-      );
+      const kb = tree.reduce((sum, q) => sum + rssKb(q), 0);
+      const each = tree.map((q) => `${comm(q)} ${(rssKb(q) / 1024).toFixed(1)}`).join(' + ');
+      figures.push(`RSS ${p.metadata.name}: ${(kb / 1024).toFixed(1)} MiB (${each})`);
       t.diagnostic(figures.at(-1) ?? '');
     }
   });
@@ -578,6 +577,14 @@ function processTree(pid: number): number[] {
   // The loop also visits what it appends.
   for (const p of out) for (const [child, pp] of parent) if (pp === p) out.push(child);
   return out;
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${String(pid)}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
 }
 
 function rssKb(pid: number): number {

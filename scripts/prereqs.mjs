@@ -4,7 +4,8 @@
 // it, and exits 1; prints nothing and exits 0 when all is there. Plain Node, no dependencies.
 //
 // usage: node scripts/prereqs.mjs <purpose> [component ...]
-//   purpose: test-bins | cluster | demo | e2e | bench | images
+//   purpose: test-bins | cluster | demo | e2e | bench | images | node
+//   (node: what `npm run cluster -- --nodes N` needs on top of cluster; e2e includes it)
 //   components (test-bins only): kubernetes kubernetes-node cni etcd spire (default: all)
 // The tools needed to build the test binaries (Go, gcc, flock, disk space) are checked only while
 // some binary the purpose needs is not built yet (tools/build-test-bins.sh --plan says which).
@@ -34,17 +35,42 @@ const TOOLS = {
     why: 'the bootstrap-credential scripts (keys/node-attestor/) and the certificate checks',
     get: 'apt-get install openssl',
   },
+  // A local node (test/harness/node.ts): Debian's containerd 1.6 and runc, run by the harness.
+  containerd: {
+    why: "a local node's container runtime (test/harness/node.ts)",
+    get: 'apt-get install containerd',
+  },
+  runc: { why: 'the OCI runtime containerd starts containers with', get: 'apt-get install runc' },
+  ctr: {
+    why: "imports the locally built images into a node's containerd",
+    get: 'apt-get install containerd',
+  },
+  unshare: { why: "a local node's private mount namespace (util-linux)", get: 'apt-get install util-linux' },
+  nsenter: {
+    why: "starts the kubelet in its node's mount namespace (util-linux)",
+    get: 'apt-get install util-linux',
+  },
+  ip: {
+    why: "a local node's bridge and the kubernetes Service address on lo",
+    get: 'apt-get install iproute2',
+  },
 };
+const NODE_TOOLS = ['containerd', 'runc', 'ctr', 'unshare', 'nsenter', 'ip'];
 
 // Tools each command runs besides the test binaries, and the components it needs built.
 const PURPOSES = {
   'test-bins': { components: ALL, run: [] },
   cluster: { components: ['kubernetes', 'etcd'], run: ['setpriv'] },
   demo: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
-  e2e: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'buildah'] },
+  e2e: { components: ALL, run: ['bash', 'setpriv', 'openssl', 'buildah', ...NODE_TOOLS] },
   bench: { components: ALL, run: ['bash', 'setpriv', 'openssl'] },
   // The SPIRE binaries it packs are built (and their tools checked) by build-test-bins.sh first.
   images: { components: [], run: ['bash', 'flock', 'buildah'] },
+  // A cluster with nodes: the node's binaries and tools, and buildah for the pause image.
+  node: {
+    components: ['kubernetes', 'kubernetes-node', 'cni', 'etcd'],
+    run: ['bash', 'setpriv', 'flock', 'buildah', ...NODE_TOOLS],
+  },
 };
 
 // Disk a cold build of each component takes (Go module cache + Go build cache + binaries),
@@ -205,10 +231,16 @@ function existingAncestor(p) {
   }
 }
 
+// What the user ran, when it is not `npm run <purpose>`.
+const COMMAND = {
+  'test-bins': 'the build of the test binaries',
+  e2e: 'npm run test:e2e',
+  node: 'npm run cluster -- --nodes N (a local node)',
+};
 if (missing.length > 0) {
   const lines = missing.map((m) => `  - ${m.what}: ${m.why}\n      get it: ${m.get}`);
   console.error(
-    `node-attestor: cannot start ${purpose === 'test-bins' ? 'the build of the test binaries' : `npm run ${purpose === 'e2e' ? 'test:e2e' : purpose}`}; missing:\n${lines.join('\n')}`,
+    `node-attestor: cannot start ${COMMAND[purpose] ?? `npm run ${purpose}`}; missing:\n${lines.join('\n')}`,
   );
   process.exit(1);
 }

@@ -61,7 +61,10 @@ spire_version() { basename "$(dirname "$1")" | sed 's/^spire-v//'; }
 # The pause executable, built from tools/pause by Go into a directory keyed by its source, so a
 # changed source is a new file (and so a new image key) and an unchanged one is never rebuilt.
 pause_src=$here/pause
-pause_bin=$store/.bin/pause-$(cat "$pause_src/go.mod" "$pause_src/main.go" | sha256sum | cut -c1-16)/pause
+pause_bin=""
+for name in "${images[@]}"; do
+  [ "$name" != pause ] || pause_bin=$store/.bin/pause-$(cat "$pause_src/go.mod" "$pause_src/main.go" | sha256sum | cut -c1-16)/pause
+done
 build_pause() {
   [ -x "$pause_bin" ] && return 0
   command -v go >/dev/null || die "pause: Go is needed to build tools/pause (https://go.dev/dl)"

@@ -95,3 +95,27 @@ export async function mintUser(
   });
   return writePair(dir, user.replaceAll(/[^A-Za-z0-9._-]/g, '_'), cert);
 }
+
+/**
+ * A kubelet serving certificate signed by the cluster CA, for `name` at 127.0.0.1 and `nodeIp`:
+ * clients that trust the cluster CA (SPIRE's k8s workload attestor with its default kubelet CA,
+ * the pod's ca.crt) can verify the kubelet, as on clusters whose kubelets get CA-signed serving
+ * certificates. (A kubelet left alone serves a self-signed certificate no one can verify.)
+ */
+export async function mintKubeletServing(
+  pki: ClusterPki,
+  dir: string,
+  name: string,
+  nodeIp: string,
+): Promise<UserCredential> {
+  const cert = await createCert({
+    subject: [{ O: ['system:nodes'] }, { CN: [`system:node:${name}`] }],
+    issuer: pki.ca,
+    ca: false,
+    keyUsage: KU.digitalSignature | KU.keyEncipherment,
+    extKeyUsage: [EKU.serverAuth],
+    dnsNames: [name],
+    ipAddresses: ['127.0.0.1', nodeIp],
+  });
+  return writePair(dir, 'kubelet-serving', cert);
+}

@@ -74,8 +74,8 @@ export interface ControlPlane {
 /**
  * The controllers a cluster with workloads runs besides the CSR ones: service accounts and their
  * tokens, the kube-root-ca.crt ConfigMap every projected token volume mounts, garbage collection
- * and namespace deletion, the workload kinds the deployment kit uses, pod GC, and bootstrap-token
- * upkeep (signing the cluster-info ConfigMap, deleting expired tokens).
+ * and namespace deletion, the workload kinds the deployment kit uses, pod GC, node lifecycle, and
+ * bootstrap-token upkeep (signing the cluster-info ConfigMap, deleting expired tokens).
  */
 const WORKLOAD_CONTROLLERS = [
   'serviceaccount',
@@ -88,6 +88,9 @@ const WORKLOAD_CONTROLLERS = [
   'daemonset',
   'statefulset',
   'podgc',
+  // Takes off the node.kubernetes.io/not-ready taint the kubelet registers its Node with, once
+  // the Node is Ready; without it the scheduler places no pod.
+  'nodelifecycle',
   'bootstrapsigner',
   'tokencleaner',
 ];

@@ -16,6 +16,9 @@ export interface KubeletOptions {
   readonly port: number;
   readonly healthzPort: number;
   readonly clientCaFile: string;
+  /** Serving certificate and key (cluster-CA-signed: cluster-pki.ts mintKubeletServing). */
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
   readonly containerdSocket: string;
   readonly bootstrapKubeconfig: string;
   readonly mountNamespace: string;
@@ -50,6 +53,9 @@ function configYaml(o: KubeletOptions): string {
     // network namespace, so each has its own ports.
     'address: 0.0.0.0',
     `port: ${String(o.port)}`,
+    // Signed by the cluster CA for 127.0.0.1, the node IP and the node name.
+    `tlsCertFile: ${q(o.tlsCertFile)}`,
+    `tlsPrivateKeyFile: ${q(o.tlsKeyFile)}`,
     'healthzBindAddress: 127.0.0.1',
     `healthzPort: ${String(o.healthzPort)}`,
     // No unauthenticated read-only API.

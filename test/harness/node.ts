@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from './bins.js';
+import { mintKubeletServing } from './cluster-pki.js';
 import { cniBinDir, writeCniConfig } from './cni.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import type { ControlPlane } from './control-plane.js';
@@ -39,8 +40,13 @@ export interface Node {
   readonly name: string;
   readonly dir: string;
   readonly bridge: Pick<NodeBridge, 'name' | 'subnet' | 'gateway'>;
-  /** The kubelet's HTTPS port (on every address, 127.0.0.1 included). */
+  /**
+   * The kubelet's HTTPS port (on every address, 127.0.0.1 included), serving a certificate the
+   * cluster CA signed for 127.0.0.1, the node IP and the node name.
+   */
   readonly kubeletPort: number;
+  /** The kubelet's /healthz port on 127.0.0.1 (plain HTTP). */
+  readonly healthzPort: number;
   readonly containerdSocket: string;
   readonly bootstrapToken: BootstrapToken;
   /** The kubelet's client certificate and key after bootstrap (cert-dir/kubelet-client-current.pem). */
@@ -119,6 +125,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       { name: 'kubelet-bootstrap', token: token.token },
     ]);
     const [port, healthzPort] = await Promise.all([freePort(), freePort()]);
+    const serving = await mintKubeletServing(cp.pki, dir, o.name, bridge.gateway);
     const kubeletOptions: KubeletOptions = {
       bin: kubeletBin,
       dir,
@@ -127,6 +134,8 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       port,
       healthzPort,
       clientCaFile: cp.pki.caCertPath,
+      tlsCertFile: serving.certPath,
+      tlsKeyFile: serving.keyPath,
       containerdSocket: ctrd.socket,
       bootstrapKubeconfig,
       mountNamespace: ctrd.mountNamespace,
@@ -175,6 +184,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       dir,
       bridge: { name: b.name, subnet: b.subnet, gateway: b.gateway },
       kubeletPort: port,
+      healthzPort,
       containerdSocket: ctrd.socket,
       bootstrapToken: token,
       kubeletClientCertPath: join(paths.certDir, 'kubelet-client-current.pem'),

@@ -194,20 +194,6 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     (await kubectlRaw(['logs', '-n', ns, pod])).stdout +
     (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout;
 
-  /**
-   * Kubelets register with the node.kubernetes.io/not-ready:NoSchedule taint, which
-   * kube-controller-manager's node lifecycle controller removes once the node is Ready; the
-   * harness's KCM does not run that controller, so the test does its part (else nothing, not even
-   * a DaemonSet pod, is scheduled).
-   */
-  const untaintNotReady = async (): Promise<void> => {
-    for (const n of nodes) {
-      const taints = await kubectl(['get', 'node', n.name, '-o', 'jsonpath={.spec.taints[*].key}']);
-      if (taints.split(' ').includes('node.kubernetes.io/not-ready'))
-        await kubectl(['taint', 'nodes', n.name, 'node.kubernetes.io/not-ready:NoSchedule-']);
-    }
-  };
-
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'na-deploy-'));
     cp = await startControlPlane({ workloads: true });
@@ -217,7 +203,6 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       nodes.push(n);
       stops.push(() => n.stop());
     }
-    await untaintNotReady();
     const archives: string[] = [];
     for (const image of ['node-attestor', 'spire-server', 'spire-agent'] as const)
       archives.push(await builtImageArchive(image));

@@ -13,6 +13,8 @@
  * - Images imported into each node's containerd and never pulled: imagePullPolicy Never (a missing
  *   import then fails as ErrImageNeverPull instead of asking a registry).
  * - plugin_checksum: the sha256 the build wrote next to the executable the images carry.
+ * - The kubelets' serving certificates are signed by the cluster CA (node.ts), so the workload
+ *   attestor verifies them (the base does not: self-signed ones are the common case).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -147,6 +149,7 @@ configMapGenerator:
       - PLUGIN_CHECKSUM=${o.pluginChecksum}
       - SPIRE_SERVER_ADDRESS=127.0.0.1
       - SPIRE_SERVER_PORT=${port}
+      - KUBELET_SKIP_VERIFICATION=false
 patches:
   # The base's DaemonSet gives way to one per node (see agent-<node>.yaml).
   - patch: |-

@@ -76,6 +76,7 @@ describe('the kit overlay for a harness cluster', () => {
       assert.match(params, /SPIRE_SERVER_PORT: "41234"/);
       assert.match(params, new RegExp(`PLUGIN_CHECKSUM: ${'ab'.repeat(32)}`));
       assert.match(params, /CLUSTER_NAME: local/);
+      assert.match(params, /KUBELET_SKIP_VERIFICATION: "false"/);
     },
   );
 });

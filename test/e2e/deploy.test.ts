@@ -256,6 +256,11 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       `apply -k -> both agents attested ${(attestedMs / 1000).toFixed(1)} s; -> every pod Ready ${(readyMs / 1000).toFixed(1)} s`,
     );
     t.diagnostic(figures.at(-1) ?? '');
+    const restarts = (await pods())
+      .filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'spire-agent')
+      .map((p) => `${p.metadata.name} ${String(p.status.containerStatuses?.[0]?.restartCount)}`);
+    figures.push(`agent restarts before Ready (the bundle not yet published): ${restarts.join(', ')}`);
+    t.diagnostic(figures.at(-1) ?? '');
     const server = (await pods()).find((p) => p.metadata.name === 'spire-server-0');
     const a = nodes.find((n) => n.name === server?.spec.nodeName);
     assert.ok(a !== undefined, `spire-server-0 runs on ${String(server?.spec.nodeName)}`);

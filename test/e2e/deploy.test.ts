@@ -3,6 +3,7 @@
  * nodes (kubelet + containerd, TLS bootstrap: test/harness/node.ts), through the local overlay
  * (test/harness/deploy-kit.ts). Real pods from the images built here, nothing pulled:
  *
+ * - the base, unchanged, passes a server-side dry run (the overlay is what runs here);
  * - every pod Ready within READY_BOUND_MS; each agent attested as
  *   spiffe://<td>/spire/agent/k8s_csr/<cluster>/<node> with its node UID selector; its CSR
  *   approved by the node-bound approver (the condition's reason is the approver's, not KCM's);
@@ -27,6 +28,7 @@ import { REPO_ROOT, binPath } from '../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
 import {
   KIT_NAMESPACE as NS,
+  KIT_DIR,
   agentDaemonSetName,
   kitImage,
   writeLocalOverlay,
@@ -269,6 +271,24 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     nodeA = a;
     nodeB = b;
     deployed = true;
+  });
+
+  it('the base itself (deploy/, unchanged) passes a server-side dry run', async () => {
+    needDeployed();
+    // After the overlay's apply, so that the namespace exists (a dry run does not create it).
+    const out = await kubectl(['apply', '-k', KIT_DIR, '--dry-run=server']);
+    for (const obj of [
+      'statefulset.apps/spire-server',
+      'daemonset.apps/spire-agent',
+      'deployment.apps/node-attestor-approver',
+      'service/spire-server',
+      'clusterrolebinding.rbac.authorization.k8s.io/spire-agent',
+    ])
+      assert.match(
+        out,
+        new RegExp(`${obj.replaceAll('.', '\\.')} (created|configured|unchanged) \\(server dry run\\)`),
+        out,
+      );
   });
 
   it('each agent is spiffe://<td>/spire/agent/k8s_csr/<cluster>/<node> with its node UID selector', async () => {

@@ -230,6 +230,25 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     if (work !== '') rmSync(work, { recursive: true, force: true });
   });
 
+  it('the base itself (deploy/, unchanged) passes a server-side dry run', async () => {
+    // Before the overlay's apply (after it, the StatefulSet's volumeClaimTemplates would differ:
+    // immutable). Namespaced objects need their namespace for real: a dry run does not create it.
+    await kubectl(['create', 'namespace', NS]);
+    const out = await kubectl(['apply', '-k', KIT_DIR, '--dry-run=server']);
+    for (const obj of [
+      'statefulset.apps/spire-server',
+      'daemonset.apps/spire-agent',
+      'deployment.apps/node-attestor-approver',
+      'service/spire-server',
+      'clusterrolebinding.rbac.authorization.k8s.io/spire-agent',
+    ])
+      assert.match(
+        out,
+        new RegExp(`${obj.replaceAll('.', '\\.')} (created|configured|unchanged) \\(server dry run\\)`),
+        out,
+      );
+  });
+
   it(`kubectl apply -k: every pod Ready within ${String(READY_BOUND_MS / 1000)} s; each agent attested`, async (t) => {
     appliedAt = performance.now();
     await kubectl(['apply', '-k', overlay]);
@@ -271,24 +290,6 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     nodeA = a;
     nodeB = b;
     deployed = true;
-  });
-
-  it('the base itself (deploy/, unchanged) passes a server-side dry run', async () => {
-    needDeployed();
-    // After the overlay's apply, so that the namespace exists (a dry run does not create it).
-    const out = await kubectl(['apply', '-k', KIT_DIR, '--dry-run=server']);
-    for (const obj of [
-      'statefulset.apps/spire-server',
-      'daemonset.apps/spire-agent',
-      'deployment.apps/node-attestor-approver',
-      'service/spire-server',
-      'clusterrolebinding.rbac.authorization.k8s.io/spire-agent',
-    ])
-      assert.match(
-        out,
-        new RegExp(`${obj.replaceAll('.', '\\.')} (created|configured|unchanged) \\(server dry run\\)`),
-        out,
-      );
   });
 
   it('each agent is spiffe://<td>/spire/agent/k8s_csr/<cluster>/<node> with its node UID selector', async () => {

@@ -15,7 +15,7 @@ import { startCluster, type Cluster } from '../harness/cluster.js';
 import { REPO_ROOT } from '../harness/bins.js';
 import { httpRequestText, type HttpResult } from '../harness/http-request.js';
 import type { ControlPlane } from '../harness/control-plane.js';
-import { cidrsOverlap } from '../harness/host-net.js';
+import { cidrsOverlap, reapStaleHostNet } from '../harness/host-net.js';
 import type { Node } from '../harness/node.js';
 import { PAUSE_IMAGE, builtImageArchive } from '../harness/node-images.js';
 import { waitNoProcesses } from './support/ps.js';
@@ -188,14 +188,12 @@ function pausePod(name: string, node: string, hostPath?: string): unknown {
   };
 }
 
-/** Host PIDs of this node's running containers (tasks), from ctr. */
-async function taskPids(node: Node): Promise<number[]> {
-  const out = await node.ctr(['tasks', 'ls']);
-  return out
-    .split('\n')
-    .slice(1)
-    .map((l) => Number(l.trim().split(/\s+/)[1]))
-    .filter((p) => Number.isInteger(p) && p > 0);
+/** Host PIDs of this node's container processes (the node's processes minus its own programs). */
+function taskPids(node: Node): number[] {
+  return node
+    .nodeProcesses()
+    .filter((p) => !['containerd', 'kubelet', 'containerd-shim'].includes(p.command))
+    .map((p) => p.pid);
 }
 
 /** Whether `pid` runs (a zombie does not: it is only waiting for its new parent to reap it). */
@@ -331,7 +329,7 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
   it('keeps the Node Ready and its pods running across a kubelet restart', async () => {
     await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pausePod('sleeper', node.name)) });
     const before = await waitPod(cp, [node], 'sleeper', 'Running', (p) => p.status.phase === 'Running');
-    const pidsBefore = await taskPids(node);
+    const pidsBefore = taskPids(node);
     assert.ok(pidsBefore.length >= 2, `a sandbox and a container: ${String(pidsBefore)}`);
     const lease = async (): Promise<string> =>
       cp.kubectl(['get', 'lease', '-n', 'kube-node-lease', node.name, '-o', 'jsonpath={.spec.renewTime}']);
@@ -357,7 +355,7 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
       before.status.containerStatuses?.[0]?.containerID,
     );
     assert.equal(after.status.containerStatuses?.[0]?.restartCount, 0);
-    const pidsAfter = await taskPids(node);
+    const pidsAfter = taskPids(node);
     for (const pid of pidsBefore)
       assert.ok(pidsAfter.includes(pid) && alive(pid), `task ${String(pid)} still running`);
   });
@@ -409,7 +407,7 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
   });
 
   it('stops without leaving a process, container, bridge, address or mount', async () => {
-    const pids = await taskPids(node);
+    const pids = taskPids(node);
     assert.ok(pids.length > 0);
     const service = cp.service!;
     await cluster!.stop();
@@ -474,7 +472,8 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
     assert.deepEqual(readdirSync(b.hostPath('/var/lib/spire')), []);
     assert.equal(existsSync('/var/lib/spire/x'), false, 'not on the host');
 
-    const pids = [...(await taskPids(a)), ...(await taskPids(b))];
+    const pids = [...taskPids(a), ...taskPids(b)];
+    assert.ok(taskPids(a).length > 0 && taskPids(b).length > 0, 'both nodes run containers');
     await cluster.stop();
     for (const n of nodes) await assertGone(n, []);
     assert.deepEqual(await stillRunning(pids), [], 'container processes left');
@@ -483,7 +482,7 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
 
 describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
   it('leaves no process, container, bridge or address when the test process dies of an uncaught error', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/support/node-then-fail.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/support/hold-node.ts', 'fail'], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -520,6 +519,62 @@ describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
       assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(made.nodeDir), 'mounts left');
     } finally {
       // The dirs are kept on a failure, for its logs; this test has read what it needs.
+      rmSync(made.nodeDir, { recursive: true, force: true });
+      rmSync(made.cpDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a node whose test process is SIGKILLed', { timeout: 5 * 60_000 }, () => {
+  it('leaves no process or container; the next harness removes its bridge and lo address', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/support/hold-node.ts', 'hold'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<unknown>((resolve) => child.once('exit', resolve));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const l = out.split('\n').find((x) => x.startsWith('{') && out.includes('}\n'));
+        if (l !== undefined) resolve(l);
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`the holder exited early (${String(code)}):\n${err}`));
+      });
+    });
+    const made = JSON.parse(line) as {
+      cpDir: string;
+      nodeDir: string;
+      bridge: string;
+      serviceIp: string;
+      pids: number[];
+    };
+    try {
+      assert.ok(made.pids.length >= 2 && made.pids.every(alive), 'the pod runs');
+      child.kill('SIGKILL');
+      await exited;
+      // containerd and the kubelet die by their pdeathsig; the shims and containers with
+      // containerd's PID namespace.
+      assert.deepEqual(await waitNoProcesses(made.nodeDir), []);
+      assert.deepEqual(await waitNoProcesses(made.cpDir), []);
+      assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
+      // No hook ran: the bridge and the address are still there, tagged with the dead PID.
+      assert.ok(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(made.bridge));
+      const removed = reapStaleHostNet();
+      assert.ok(removed.includes(made.bridge), JSON.stringify(removed));
+      assert.ok(removed.includes(`${made.serviceIp} on lo`), JSON.stringify(removed));
+      assert.ok(!execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(made.bridge));
+      assert.ok(
+        !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(
+          `${made.serviceIp}/32`,
+        ),
+      );
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(made.nodeDir), 'mounts left');
+    } finally {
+      child.kill('SIGKILL');
       rmSync(made.nodeDir, { recursive: true, force: true });
       rmSync(made.cpDir, { recursive: true, force: true });
     }

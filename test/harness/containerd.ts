@@ -10,6 +10,11 @@
  * private`), in which the given host paths are bind mounts of per-node directories; the kubelet
  * joins that namespace (node.ts). So two nodes on one machine are two "hosts" to hostPath volumes,
  * and every container mount vanishes with the namespace.
+ *
+ * It is also PID 1 of a PID namespace of its own (`unshare --pid --kill-child`): when it dies the
+ * kernel kills every process in that namespace — its shims and their containers — and it dies
+ * with unshare, which dies with our process (pdeathsig). So even a SIGKILLed test leaves no
+ * container process. (hostPID pods share this namespace: the node's own "host" PIDs.)
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,8 +44,8 @@ export interface ContainerdOptions {
 export interface Containerd {
   readonly socket: string;
   readonly process: ManagedProcess;
-  /** /proc/<pid>/ns/mnt of the node's mount namespace, for nsenter --mount. */
-  readonly mountNamespace: string;
+  /** The node's mount and PID namespaces (/proc/<containerd pid>/ns/…), for nsenter. */
+  readonly namespaces: { readonly mount: string; readonly pid: string };
   /** Runs ctr against this containerd in the k8s.io namespace; rejects on a non-zero exit. */
   readonly ctr: (args: readonly string[]) => Promise<string>;
   /** Kills every task (container) and its shim, then containerd. */
@@ -85,9 +90,9 @@ function configToml(o: ContainerdOptions, socket: string): string {
 }
 
 /**
- * The shell wrapper that makes the mount namespace's bind mounts, then execs containerd (same
- * pid, so the pdeathsig of processes.ts still applies). The mount points are created on the host
- * only if missing: they are empty directories, used only as mount points.
+ * The shell wrapper that makes the mount namespace's bind mounts, then execs containerd (unshare's
+ * child: --kill-child ties it to unshare, which has the pdeathsig of processes.ts). The mount
+ * points are created on the host only if missing: empty directories, used only as mount points.
  */
 const WRAPPER = [
   'set -e',
@@ -107,11 +112,17 @@ export async function startContainerd(o: ContainerdOptions): Promise<Containerd>
   const proc = new ManagedProcess({
     name: 'containerd',
     command: 'unshare',
+    signalChild: true,
     logFile: join(o.dir, 'containerd.log'),
     args: [
       '--mount',
       '--propagation',
       'private',
+      // unshare forks containerd as PID 1 of the new namespace and SIGKILLs it if unshare dies.
+      '--pid',
+      '--kill-child=SIGKILL',
+      // containerd finds its own namespaces under /proc/<its pid>: the /proc of its PID namespace.
+      '--mount-proc',
       '--',
       'sh',
       '-c',
@@ -167,10 +178,15 @@ export async function startContainerd(o: ContainerdOptions): Promise<Containerd>
     }
     await sleep(100);
   }
+  const pid = proc.programPid;
+  if (pid === undefined) {
+    await stop();
+    throw startFailure(proc, 'unshare forked no containerd');
+  }
   return {
     socket,
     process: proc,
-    mountNamespace: `/proc/${String(proc.pid)}/ns/mnt`,
+    namespaces: { mount: `/proc/${String(pid)}/ns/mnt`, pid: `/proc/${String(pid)}/ns/pid` },
     ctr,
     stop,
   };

@@ -4,6 +4,10 @@
  * gateway address. Addresses are picked at random from fixed ranges and claimed atomically
  * (`ip addr add` / `ip link add` fail when taken), skipping any range a route or address on this
  * machine already touches, so two nodes and two clusters at once never collide.
+ *
+ * Each object is tagged with our PID (the bridge's alias `na-harness:<pid>`, the address's label
+ * `lo:na<pid>`): exit hooks remove them on any normal exit, and what a SIGKILLed harness left is
+ * removed by the next one (reapStaleHostNet) once that PID is gone.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -70,6 +74,62 @@ function candidates(prefix: string): number[] {
   return free;
 }
 
+const BRIDGE_ALIAS = 'na-harness:';
+const ADDR_LABEL = 'lo:na';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the bridges and `lo` addresses a harness process that no longer runs left behind (it was
+ * SIGKILLed: no exit hook ran). Objects of live harnesses, and any not tagged by us, are left
+ * alone. Returns what it removed.
+ */
+export function reapStaleHostNet(): string[] {
+  const removed: string[] = [];
+  const links = JSON.parse(
+    execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }),
+  ) as {
+    ifname?: string;
+    ifalias?: string;
+  }[];
+  for (const l of links) {
+    const owner =
+      l.ifalias?.startsWith(BRIDGE_ALIAS) === true ? Number(l.ifalias.slice(BRIDGE_ALIAS.length)) : NaN;
+    if (l.ifname === undefined || !Number.isInteger(owner) || pidAlive(owner)) continue;
+    try {
+      execFileSync('ip', ['link', 'del', l.ifname], { stdio: 'ignore' });
+      removed.push(l.ifname);
+    } catch {
+      // another harness removed it first
+    }
+  }
+  const lo = JSON.parse(
+    execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' }),
+  ) as {
+    addr_info?: { local?: string; prefixlen?: number; label?: string }[];
+  }[];
+  for (const a of lo.flatMap((l) => l.addr_info ?? [])) {
+    const owner = a.label?.startsWith(ADDR_LABEL) === true ? Number(a.label.slice(ADDR_LABEL.length)) : NaN;
+    if (a.local === undefined || !Number.isInteger(owner) || pidAlive(owner)) continue;
+    try {
+      execFileSync('ip', ['addr', 'del', `${a.local}/${String(a.prefixlen ?? 32)}`, 'dev', 'lo'], {
+        stdio: 'ignore',
+      });
+      removed.push(`${a.local} on lo`);
+    } catch {
+      // another harness removed it first
+    }
+  }
+  return removed;
+}
+
 export interface ServiceAddress {
   /** The Service range for --service-cluster-ip-range, e.g. 10.96.7.0/24. */
   readonly range: string;
@@ -80,10 +140,11 @@ export interface ServiceAddress {
 
 /** Claims a free 10.96.X.0/24 and puts 10.96.X.1/32 on `lo`. */
 export async function claimServiceAddress(): Promise<ServiceAddress> {
+  reapStaleHostNet();
   for (const x of candidates(SERVICE_PREFIX)) {
     const addr = `${SERVICE_PREFIX}.${String(x)}.1`;
     try {
-      await ip(['addr', 'add', `${addr}/32`, 'dev', 'lo']);
+      await ip(['addr', 'add', `${addr}/32`, 'dev', 'lo', 'label', `${ADDR_LABEL}${String(process.pid)}`]);
     } catch (err) {
       if (String(err).includes('File exists')) continue;
       throw err;
@@ -106,6 +167,7 @@ export interface NodeBridge {
 
 /** Claims a free 10.244.X.0/24 and makes bridge na-br<X> holding 10.244.X.1/24, up. */
 export async function createNodeBridge(): Promise<NodeBridge> {
+  reapStaleHostNet();
   for (const x of candidates(POD_PREFIX)) {
     const name = `${BRIDGE_PREFIX}${String(x)}`;
     try {
@@ -118,6 +180,7 @@ export async function createNodeBridge(): Promise<NodeBridge> {
     onExit(() => execFileSync('ip', ['link', 'del', name], { stdio: 'ignore' }));
     const gateway = `${POD_PREFIX}.${String(x)}.1`;
     try {
+      await ip(['link', 'set', name, 'alias', `${BRIDGE_ALIAS}${String(process.pid)}`]);
       await ip(['addr', 'add', `${gateway}/24`, 'dev', name]);
       await ip(['link', 'set', name, 'up']);
     } catch (err) {

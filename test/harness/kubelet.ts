@@ -1,7 +1,8 @@
 /**
  * One node's kubelet (v1.37.2, built by tools/build-test-bins.sh): its KubeletConfiguration —
- * every setting this machine needs says why — and its start inside the node's mount namespace
- * (nsenter --mount), with only the bootstrap kubeconfig: it gets its client certificate through
+ * every setting this machine needs says why — and its start inside the node's mount and PID
+ * namespaces (nsenter; it sees the node's /proc, and dies with the node's containerd), with
+ * only the bootstrap kubeconfig: it gets its client certificate through
  * TLS bootstrap and writes `--kubeconfig` itself.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,8 @@ export interface KubeletOptions {
   readonly tlsKeyFile: string;
   readonly containerdSocket: string;
   readonly bootstrapKubeconfig: string;
-  readonly mountNamespace: string;
+  /** The node's namespaces (containerd.ts): the kubelet runs in both. */
+  readonly namespaces: { readonly mount: string; readonly pid: string };
 }
 
 export interface KubeletPaths {
@@ -111,9 +113,12 @@ export function startKubelet(o: KubeletOptions): ManagedProcess {
   return new ManagedProcess({
     name: `kubelet ${o.name}`,
     command: 'nsenter',
+    // nsenter forks the kubelet into the PID namespace and waits for it.
+    signalChild: true,
     logFile: p.logFile,
     args: [
-      `--mount=${o.mountNamespace}`,
+      `--mount=${o.namespaces.mount}`,
+      `--pid=${o.namespaces.pid}`,
       '--',
       o.bin,
       `--config=${p.config}`,

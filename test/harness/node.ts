@@ -5,7 +5,7 @@
  * (node-bootstrap.ts). Each node has its own temp dir, bridge, ports and "host" directories, so
  * two nodes — and two clusters — run side by side. stop() leaves no process, mount or bridge.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from './bins.js';
@@ -61,6 +61,12 @@ export interface Node {
   importImages(archives: readonly string[]): Promise<string[]>;
   /** Runs ctr against this node's containerd (namespace k8s.io). */
   readonly ctr: (args: readonly string[]) => Promise<string>;
+  /**
+   * Host PIDs and command names (/proc/<pid>/comm) of every process of the node: those in its PID
+   * namespace (containerd, the kubelet, the shims) and their descendants (the containers'
+   * processes, each pod in a PID namespace of its own below the node's).
+   */
+  nodeProcesses(): { pid: number; command: string }[];
   /** Stops the kubelet and starts it again (pods keep running in containerd). */
   restartKubelet(): Promise<void>;
   /** Waits until the Node's Ready condition is True. */
@@ -138,7 +144,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       tlsKeyFile: serving.keyPath,
       containerdSocket: ctrd.socket,
       bootstrapKubeconfig,
-      mountNamespace: ctrd.mountNamespace,
+      namespaces: ctrd.namespaces,
     };
     log(`node ${o.name}: kubelet on port ${String(port)} (TLS bootstrap as ${token.user})`);
     kubelet = startKubelet(kubeletOptions);
@@ -194,6 +200,7 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
       hostPath,
       importImages: (archives) => importImages(ctrd.ctr, archives),
       ctr: ctrd.ctr,
+      nodeProcesses: () => processesIn(ctrd.namespaces.pid),
       restartKubelet: async () => {
         await kubelet?.stop();
         kubelet = startKubelet(kubeletOptions);
@@ -206,4 +213,39 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
     await cleanup();
     throw err;
   }
+}
+
+/** The processes in the PID namespace `nsPath` (/proc/<pid>/ns/pid) names, and their descendants. */
+function processesIn(nsPath: string): { pid: number; command: string }[] {
+  let ns: string;
+  try {
+    ns = readlinkSync(nsPath);
+  } catch {
+    return []; // the namespace's init (containerd) is gone, and with it every process in it
+  }
+  const all = new Map<number, { ppid: number; command: string; inNs: boolean }>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      all.set(Number(e), {
+        // The fields after the ")" that ends the command name: state, ppid, …
+        ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]),
+        command: readFileSync(`/proc/${e}/comm`, 'utf8').trim(),
+        inNs: readlinkSync(`/proc/${e}/ns/pid`) === ns,
+      });
+    } catch {
+      // exited while we looked
+    }
+  }
+  const mine = new Set([...all].filter(([, p]) => p.inNs).map(([pid]) => pid));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, p] of all)
+      if (!mine.has(pid) && mine.has(p.ppid)) {
+        mine.add(pid);
+        grew = true;
+      }
+  }
+  return [...mine].map((pid) => ({ pid, command: all.get(pid)?.command ?? '' }));
 }

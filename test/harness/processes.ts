@@ -24,6 +24,12 @@ export interface StartOptions {
   readonly logFile: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /**
+   * The command forks the real program and only waits for it, forwarding no signal (`unshare
+   * --fork`, `nsenter --pid`): stop() then sends SIGTERM to that child, and the command exits
+   * when it does.
+   */
+  readonly signalChild?: boolean;
 }
 
 export class ManagedProcess {
@@ -33,11 +39,13 @@ export class ManagedProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private spawnError: Error | undefined;
+  private readonly signalChild: boolean;
 
   constructor(o: StartOptions) {
     hookExit();
     this.name = o.name;
     this.logFile = o.logFile;
+    this.signalChild = o.signalChild === true;
     const fd = openSync(o.logFile, 'a');
     try {
       this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', o.command, ...o.args], {
@@ -88,11 +96,40 @@ export class ManagedProcess {
     return all.slice(-lines).join('\n');
   }
 
+  /** The program's PID: ours, or with `signalChild` the child the command forked (if yet). */
+  get programPid(): number | undefined {
+    const pid = this.child.pid;
+    if (!this.signalChild || pid === undefined) return pid;
+    try {
+      const first = readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8')
+        .trim()
+        .split(' ')[0];
+      return first !== undefined && first !== '' ? Number(first) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process is gone. */
   async stop(graceMs = 5000): Promise<void> {
     if (this.hasExited) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const target = this.programPid;
+    const signal = (sig: NodeJS.Signals): void => {
+      if (this.signalChild && target !== undefined) {
+        try {
+          process.kill(target, sig);
+        } catch {
+          // the program is gone; the command follows
+        }
+        // The command exits with its program; only a SIGKILL is also for the command itself.
+        if (sig !== 'SIGKILL') return;
+      }
+      this.child.kill(sig);
+    };
+    signal('SIGTERM');
+    const timer = setTimeout(() => {
+      signal('SIGKILL');
+    }, graceMs);
     await this.exited;
     clearTimeout(timer);
   }

@@ -1,6 +1,6 @@
-// Starts a cluster with one node running a pod, prints what it made (one JSON line), then fails
-// with an uncaught error, as a test failing midway does: the node e2e test checks that the exit
-// hooks left no process, container, bridge or address behind.
+// Starts a cluster with one node running a pod and prints what it made (one JSON line). Then, with
+// `fail`, it dies of an uncaught error as a test failing midway does; with `hold` it waits to be
+// SIGKILLed. The node e2e test checks what is left behind in each case.
 import { startCluster } from '../../harness/cluster.js';
 import { PAUSE_IMAGE } from '../../harness/node-images.js';
 
@@ -21,13 +21,14 @@ let pids: number[] = [];
 while (pids.length < 2) {
   if (Date.now() > deadline) throw new Error('the pod did not start within 60 s');
   await new Promise((r) => setTimeout(r, 200));
-  pids = (await node.ctr(['tasks', 'ls']))
-    .split('\n')
-    .slice(1)
-    .map((l) => Number(l.trim().split(/\s+/)[1]))
-    .filter((p) => Number.isInteger(p) && p > 0);
+  // The containers' processes: the node's processes minus its own programs.
+  pids = node
+    .nodeProcesses()
+    .filter((p) => !['containerd', 'kubelet', 'containerd-shim'].includes(p.command))
+    .map((p) => p.pid);
 }
 process.stdout.write(
   `${JSON.stringify({ cpDir: cluster.cp.dir, nodeDir: node.dir, bridge: node.bridge.name, serviceIp: cluster.cp.service?.ip, pids })}\n`,
 );
-throw new Error('simulated test failure with a node running');
+if (process.argv[2] === 'hold') setInterval(() => undefined, 1 << 30);
+else throw new Error('simulated test failure with a node running');

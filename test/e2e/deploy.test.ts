@@ -465,15 +465,19 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
 
   it('resident memory of each pod (figures)', async (t) => {
     needDeployed();
-    for (const p of await pods()) {
-      const node = nodes.find((n) => n.name === p.spec.nodeName);
+    const all = await pods();
+    for (const p of all) {
       const id = p.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
-      if (node === undefined || id === undefined) continue;
-      const pid = pidOfTask(await node.ctr(['tasks', 'ls']), id);
-      if (pid === undefined) continue;
-      const tree = processTree(pid);
-      const kb = tree.reduce((sum, q) => sum + rssKb(q), 0);
-      const each = tree.map((q) => `${comm(q)} ${(rssKb(q) / 1024).toFixed(1)}`).join(' + ');
+      assert.ok(id !== undefined, `${p.metadata.name} has no container ID`);
+      // The container's cgroup lists its processes (and the plugin the SPIRE process started) by
+      // their PIDs as this process sees them, whatever PID namespace the node runs in.
+      const procs = containerPids(id);
+      assert.ok(
+        procs !== undefined && procs.length > 0,
+        `no cgroup with processes for ${p.metadata.name} (${id})`,
+      );
+      const kb = procs.reduce((sum, q) => sum + rssKb(q), 0);
+      const each = procs.map((q) => `${comm(q)} ${(rssKb(q) / 1024).toFixed(1)}`).join(' + ');
       figures.push(`RSS ${p.metadata.name}: ${(kb / 1024).toFixed(1)} MiB (${each})`);
       t.diagnostic(figures.at(-1) ?? '');
     }
@@ -562,32 +566,41 @@ function lineWith(logs: string, text: string): string | undefined {
   return logs.split('\n').find((l) => l.includes(text));
 }
 
-/** The PID of containerd task `id` in `ctr tasks ls` output (TASK PID STATUS). */
-function pidOfTask(listing: string, id: string): number | undefined {
-  for (const line of listing.split('\n')) {
-    const [task, pid] = line.trim().split(/\s+/);
-    if (task === id && pid !== undefined && /^\d+$/.test(pid)) return Number(pid);
+/** The PIDs in the cgroup of container `id` (a directory named after it in the memory hierarchy). */
+function containerPids(id: string): number[] | undefined {
+  for (const root of ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
+    const dir = findDir(root, id, 8);
+    if (dir === undefined) continue;
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter((l) => /^\d+$/.test(l))
+      .map(Number);
   }
   return undefined;
 }
 
-/** `pid` and its descendants (spire-server starts the plugin as a child process). */
-function processTree(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parent.set(Number(e), ppid);
-    } catch {
-      // gone
+/** Breadth first: the first directory named `name` within `depth` levels under `root`. */
+function findDir(root: string, name: string, depth: number): string | undefined {
+  let level = [root];
+  for (let d = 0; d < depth && level.length > 0; d++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const p = join(dir, e.name);
+        if (e.name === name) return p;
+        next.push(p);
+      }
     }
+    level = next;
   }
-  const out = [pid];
-  // The loop also visits what it appends.
-  for (const p of out) for (const [child, pp] of parent) if (pp === p) out.push(child);
-  return out;
+  return undefined;
 }
 
 function comm(pid: number): string {

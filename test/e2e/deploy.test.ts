@@ -19,57 +19,21 @@
  * diagnostics and collected in the last test's output.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, binPath } from '../harness/bins.js';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
-import {
-  KIT_NAMESPACE as NS,
-  KIT_DIR,
-  agentDaemonSetName,
-  kitImage,
-  writeLocalOverlay,
-} from '../harness/deploy-kit.js';
-import { startNode, type Node } from '../harness/node.js';
-import { builtImageArchive } from '../harness/node-images.js';
-import { freePort } from '../harness/ports.js';
+import { KIT_DIR, KIT_NAMESPACE as NS, agentDaemonSetName } from '../harness/deploy-kit.js';
+import type { Node } from '../harness/node.js';
 import type { AttestedAgent } from '../harness/spire.js';
+import { isReady, startKitCluster, type KitCluster } from './support/kit-cluster.js';
 
 const CLUSTER = 'local';
 const TRUST_DOMAIN = 'example.org';
 const AGENT_SA_USER = `system:serviceaccount:${NS}:spire-agent`;
 /** Every pod of the kit Ready after `kubectl apply -k`, on this 2-core machine shared with others. */
 const READY_BOUND_MS = 180_000;
-const SOCKET = '/run/spire/agent-sockets/spire-agent.sock';
 const WORKLOAD_ID = `spiffe://${TRUST_DOMAIN}/workload`;
 const APPROVER_REASON = 'NodeBindingVerified';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Exec {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface PodJson {
-  metadata: { name: string; uid: string; labels?: Record<string, string> };
-  spec: { nodeName?: string };
-  status: {
-    phase?: string;
-    conditions?: { type: string; status: string }[];
-    containerStatuses?: {
-      name: string;
-      ready: boolean;
-      restartCount: number;
-      containerID?: string;
-      state?: Record<string, { reason?: string; message?: string } | undefined>;
-    }[];
-  };
-}
 
 interface CsrJson {
   metadata: { name: string };
@@ -78,12 +42,8 @@ interface CsrJson {
 }
 
 describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { timeout: 30 * 60_000 }, () => {
-  let cp: ControlPlane;
-  const nodes: Node[] = [];
-  let work = '';
-  /** What after() stops, in reverse order. */
-  const stops: (() => Promise<void>)[] = [];
-  let overlay: string;
+  let kit: KitCluster;
+  let nodes: readonly Node[] = [];
   /** The node spire-server runs on (A) and the other one (B). */
   let nodeA: Node;
   let nodeB: Node;
@@ -95,79 +55,15 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     if (!deployed) throw new Error('the kit is not deployed: see the first test');
   };
 
-  const kubectlRaw = (args: readonly string[], timeoutMs = 60_000): Promise<Exec> =>
-    new Promise((resolve) => {
-      execFile(
-        binPath('kubectl'),
-        [`--kubeconfig=${cp.adminKubeconfig}`, ...args],
-        { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
-  const kubectl = async (args: readonly string[]): Promise<string> => {
-    const r = await kubectlRaw(args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
-    return r.stdout;
-  };
-  const pods = async (ns = NS): Promise<PodJson[]> =>
-    (JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-o', 'json'])) as { items: PodJson[] }).items;
-  const isReady = (p: PodJson): boolean =>
-    p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-  const agentPod = async (node: string): Promise<PodJson | undefined> =>
-    (await pods()).find((p) => p.metadata.labels?.['node-attestor.test/node'] === node);
-
-  /** What the cluster looks like, for a timeout's message. */
-  const scene = async (): Promise<string> => {
-    const parts = [
-      (await kubectlRaw(['get', 'pods', '-A', '-o', 'wide'])).stdout,
-      (await kubectlRaw(['get', 'events', '-n', NS, '--sort-by=.lastTimestamp'])).stdout
-        .split('\n')
-        .slice(-25)
-        .join('\n'),
-    ];
-    for (const p of await pods().catch(() => [])) {
-      const logs = await kubectlRaw(['logs', '-n', NS, p.metadata.name, '--tail=15']);
-      parts.push(`--- ${p.metadata.name} (${p.spec.nodeName ?? '?'}):\n${logs.stdout}${logs.stderr}`);
-    }
-    return parts.join('\n');
-  };
-
-  /** Polls `check` until it returns a value; on timeout fails with what was seen. */
-  const until = async <T>(
-    what: string,
-    timeoutMs: number,
-    check: () => Promise<T | undefined>,
-  ): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await check();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline)
-        assert.fail(`timed out after ${String(timeoutMs / 1000)} s waiting for ${what}\n${await scene()}`);
-      await sleep(500);
-    }
-  };
-
-  const serverExec = (args: readonly string[]): Promise<Exec> =>
-    kubectlRaw([
-      'exec',
-      '-n',
-      NS,
-      'spire-server-0',
-      '-c',
-      'spire-server',
-      '--',
-      '/opt/spire/bin/spire-server',
-      ...args,
-    ]);
-  const agents = async (): Promise<AttestedAgent[]> => {
-    const r = await serverExec(['agent', 'list', '-output', 'json']);
-    if (r.code !== 0) return [];
-    return (JSON.parse(r.stdout) as { agents?: AttestedAgent[] }).agents ?? [];
-  };
+  const kubectl = (args: readonly string[]): Promise<string> => kit.kubectl(args);
+  const pods = (ns?: string) => kit.pods(ns);
+  const agentPod = (node: string) => kit.agentPod(node);
+  const until = <T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> =>
+    kit.until(what, timeoutMs, check);
+  const serverExec = (args: readonly string[]) => kit.serverExec(args);
+  const agents = (): Promise<AttestedAgent[]> => kit.agents();
+  const fetchSvid = () => kit.fetchSvid();
+  const podLogs = (pod: string) => kit.podLogs(pod);
   const agentPath = (node: string): string => `/spire/agent/k8s_csr/${CLUSTER}/${node}`;
   const agentOf = async (node: string): Promise<AttestedAgent | undefined> =>
     (await agents()).find((a) => a.id.path === agentPath(node));
@@ -177,57 +73,16 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     );
   const csrNode = (c: CsrJson): string | undefined =>
     c.spec.extra?.['authentication.kubernetes.io/node-name']?.[0];
-  const fetchSvid = (): Promise<Exec> =>
-    kubectlRaw([
-      'exec',
-      '-n',
-      'default',
-      'workload',
-      '--',
-      '/opt/spire/bin/spire-agent',
-      'api',
-      'fetch',
-      'x509',
-      '-socketPath',
-      SOCKET,
-    ]);
-  /** The logs of a pod's current and previous container. */
-  const podLogs = async (pod: string, ns = NS): Promise<string> =>
-    (await kubectlRaw(['logs', '-n', ns, pod])).stdout +
-    (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout;
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), 'na-deploy-'));
-    cp = await startControlPlane({ workloads: true });
-    stops.push(() => cp.stop());
-    for (const name of ['node-a', 'node-b']) {
-      const n = await startNode(cp, { name });
-      nodes.push(n);
-      stops.push(() => n.stop());
-    }
-    const archives: string[] = [];
-    for (const image of ['node-attestor', 'spire-server', 'spire-agent'] as const)
-      archives.push(await builtImageArchive(image));
-    for (const n of nodes) await n.importImages(archives);
+    kit = await startKitCluster({ clusterName: CLUSTER, trustDomain: TRUST_DOMAIN });
+    nodes = kit.nodes;
     for (const n of nodes)
       figures.push(`node ${n.name} joined (TLS bootstrap) and Ready in ${(n.joinMs / 1000).toFixed(1)} s`);
-    // The digest the build wrote next to the executable the images carry (docs/images.md).
-    const pluginChecksum =
-      readFileSync(join(REPO_ROOT, 'dist', 'node-attestor.sha256'), 'utf8').split(/\s/)[0] ?? '';
-    assert.match(pluginChecksum, /^[0-9a-f]{64}$/);
-    overlay = writeLocalOverlay({
-      dir: join(work, 'overlay'),
-      clusterName: CLUSTER,
-      trustDomain: TRUST_DOMAIN,
-      serverPort: await freePort(),
-      pluginChecksum,
-      nodes: nodes.map((n) => ({ name: n.name, kubeletPort: n.kubeletPort })),
-    });
   });
 
   after(async () => {
-    for (const stop of stops.reverse()) await stop();
-    if (work !== '') rmSync(work, { recursive: true, force: true });
+    await kit.stop();
   });
 
   it('the base itself (deploy/, unchanged) passes a server-side dry run', async () => {
@@ -251,7 +106,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
 
   it(`kubectl apply -k: every pod Ready within ${String(READY_BOUND_MS / 1000)} s; each agent attested`, async (t) => {
     appliedAt = performance.now();
-    await kubectl(['apply', '-k', overlay]);
+    await kubectl(['apply', '-k', kit.overlay]);
     await until('both agents in spire-server agent list', READY_BOUND_MS, async () => {
       const ids = new Set((await agents()).map((a) => a.id.path));
       return nodes.every((n) => ids.has(agentPath(n.name))) ? true : undefined;
@@ -339,34 +194,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
       'k8s:sa:workload',
     ]);
     assert.equal(entry.code, 0, entry.stderr);
-    await kubectl(['create', 'serviceaccount', '-n', 'default', 'workload']);
-    // The spire-agent image as a workload: its CLI talks to the Workload API, and the image is on
-    // every node already. `api watch` keeps it running; the test fetches with `api fetch`.
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'workload', namespace: 'default' },
-      spec: {
-        serviceAccountName: 'workload',
-        nodeSelector: { 'kubernetes.io/hostname': nodeA.name },
-        containers: [
-          {
-            name: 'workload',
-            image: kitImage('spire-agent'),
-            imagePullPolicy: 'Never',
-            command: ['/opt/spire/bin/spire-agent'],
-            args: ['api', 'watch', '-socketPath', SOCKET],
-            volumeMounts: [
-              { name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true },
-            ],
-          },
-        ],
-        volumes: [
-          { name: 'spire-agent-socket', hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' } },
-        ],
-      },
-    };
-    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+    await kit.createWorkload(nodeA.name);
     const svid = await until('the workload pod to fetch its X.509-SVID', 120_000, async () => {
       const r = await fetchSvid();
       return r.code === 0 && r.stdout.includes(WORKLOAD_ID) ? r.stdout : undefined;
@@ -384,7 +212,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     const a = await agentPod(nodeA.name);
     assert.ok(a !== undefined);
     // The identity command in the agent image, with A's pod-bound token, naming node B.
-    const r = await kubectlRaw(
+    const r = await kit.kubectlRaw(
       [
         'exec',
         '-n',

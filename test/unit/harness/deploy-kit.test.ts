@@ -79,4 +79,24 @@ describe('the kit overlay for a harness cluster', () => {
       assert.match(params, /KUBELET_SKIP_VERIFICATION: "false"/);
     },
   );
+
+  it(
+    'with nodeAttestor join_token: both configs swap the k8s_csr block for join_token, the agent reads JOIN_TOKEN',
+    { skip: kubectl === undefined ? 'kubectl not built (npm run test-bins)' : false },
+    () => {
+      const jt = writeLocalOverlay({
+        dir: join(dir, 'join-token'),
+        clusterName: 'local',
+        trustDomain: 'example.org',
+        serverPort: 41234,
+        pluginChecksum: 'ab'.repeat(32),
+        nodes: [{ name: 'node-a', kubeletPort: 40001 }],
+        nodeAttestor: 'join_token',
+      });
+      const out = execFileSync(kubectl ?? 'kubectl', ['kustomize', jt], { encoding: 'utf8' });
+      assert.equal(out.match(/NodeAttestor "join_token" \{/g)?.length, 2);
+      assert.doesNotMatch(out, /NodeAttestor "k8s_csr"/);
+      assert.match(out, /agent \{\n\s+join_token = "\$\{JOIN_TOKEN\}"/);
+    },
+  );
 });

@@ -3,8 +3,11 @@
  * joined through TLS bootstrap. One node: the bootstrap CSR and the kubelet's certificate, a pod
  * from a locally built image on the node's bridge that reaches the API server through the
  * `kubernetes` Service address with its projected token (node-attestor -in-cluster gets a node
- * identity that way), `kubectl logs`, a kubelet restart. Two nodes: both Ready, a pod pinned to
- * each, hostPath separation. Every process, bridge, address and mount is gone after stop.
+ * identity that way), `kubectl logs` and `exec`, a kubelet restart, the kubelet's API on
+ * 127.0.0.1 as SPIRE's workload attestor uses it. Two nodes: both Ready, a pod pinned to each,
+ * hostPath separation; two clusters at once.
+ * Every process, bridge, address and mount is gone after stop, after a test process that fails
+ * midway, and (processes) after one that is SIGKILLed.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,7 +20,7 @@ import { httpRequestText, type HttpResult } from '../harness/http-request.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { cidrsOverlap, reapStaleHostNet } from '../harness/host-net.js';
 import type { Node } from '../harness/node.js';
-import { PAUSE_IMAGE, builtImageArchive } from '../harness/node-images.js';
+import { PAUSE_IMAGE, builtImageArchive, criImageName, imageRef } from '../harness/node-images.js';
 import { waitNoProcesses } from './support/ps.js';
 
 interface Pod {
@@ -406,6 +409,11 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
     assert.equal(refused.status, 403, refused.body);
   });
 
+  it('kubectl exec runs a command in a container (API server → kubelet → containerd stream)', async () => {
+    const out = await cp.kubectl(['exec', 'sleeper', '--', '/pause', '-v']);
+    assert.equal(out, 'pause (node-attestor test harness)\n');
+  });
+
   it('stops without leaving a process, container, bridge, address or mount', async () => {
     const pids = taskPids(node);
     assert.ok(pids.length > 0);
@@ -429,7 +437,7 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
 
   it('both join with their own root, bridge and ports; a pod pinned to each runs there; hostPath dirs are per node', async () => {
     const archive = await builtImageArchive('node-attestor');
-    cluster = await startCluster({ nodes: 2 });
+    cluster = await startCluster({ nodes: 2, images: [archive] });
     const { cp, nodes } = cluster;
     const [a, b] = nodes as [Node, Node];
     assert.notEqual(a.dir, b.dir);
@@ -438,7 +446,7 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
     assert.notEqual(a.kubeletPort, b.kubeletPort);
     const ready = await cp.kubectl(['get', 'nodes', '--no-headers']);
     for (const n of nodes) assert.match(ready, new RegExp(`^${n.name}\\s+Ready\\s`, 'm'));
-    const [image = ''] = await a.importImages([archive]);
+    const image = criImageName(imageRef(archive)); // imported on both nodes by startCluster
     await grantNodeClient(cp);
 
     // Node A: a pod writes its identity into hostPath /var/lib/spire/x.
@@ -473,10 +481,29 @@ describe('two real nodes', { timeout: 10 * 60_000 }, () => {
     assert.equal(existsSync('/var/lib/spire/x'), false, 'not on the host');
 
     const pids = [...taskPids(a), ...taskPids(b)];
-    assert.ok(taskPids(a).length > 0 && taskPids(b).length > 0, 'both nodes run containers');
+    assert.ok(taskPids(b).length > 0, 'node B runs on-b (node A’s pod has finished)');
     await cluster.stop();
     for (const n of nodes) await assertGone(n, []);
     assert.deepEqual(await stillRunning(pids), [], 'container processes left');
+  });
+});
+
+describe('two clusters with a node each, started at once', { timeout: 5 * 60_000 }, () => {
+  it('pick different Service addresses, bridges and subnets, and both nodes get Ready', async () => {
+    const started = await Promise.allSettled([startCluster({ nodes: 1 }), startCluster({ nodes: 1 })]);
+    const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    try {
+      for (const r of started) if (r.status === 'rejected') throw r.reason;
+      const [x, y] = clusters as [Cluster, Cluster];
+      assert.notEqual(x.cp.service?.ip, y.cp.service?.ip);
+      const [nx, ny] = [x.nodes[0]!, y.nodes[0]!];
+      assert.notEqual(nx.bridge.name, ny.bridge.name);
+      assert.equal(cidrsOverlap(nx.bridge.subnet, ny.bridge.subnet), false);
+      for (const c of clusters)
+        assert.match(await c.cp.kubectl(['get', 'nodes', '--no-headers']), /^node-a\s+Ready\s/m);
+    } finally {
+      await Promise.all(clusters.map((c) => c.stop()));
+    }
   });
 });
 

@@ -9,6 +9,8 @@ import { startNode, type Node } from './node.js';
 export interface ClusterOptions extends Omit<ControlPlaneOptions, 'workloads'> {
   /** How many nodes to start; 0 gives a workloads control plane with no node yet. */
   readonly nodes: number;
+  /** OCI archives every node imports before its kubelet starts (node-images.ts builtImageArchive). */
+  readonly images?: readonly string[];
 }
 
 export interface Cluster {
@@ -26,17 +28,19 @@ export function nodeName(i: number): string {
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   if (!Number.isInteger(o.nodes) || o.nodes < 0 || o.nodes > 26)
     throw new Error(`nodes must be a whole number from 0 to 26 (got ${String(o.nodes)})`);
-  const cp = await startControlPlane({ ...o, workloads: true });
+  const { nodes: count, images, ...cpOptions } = o;
+  const cp = await startControlPlane({ ...cpOptions, workloads: true });
   const nodes: Node[] = [];
   const stop = async (): Promise<void> => {
     for (const n of [...nodes].reverse()) await n.stop();
     await cp.stop();
   };
   try {
-    for (let i = 0; i < o.nodes; i++)
+    for (let i = 0; i < count; i++)
       nodes.push(
         await startNode(cp, {
           name: nodeName(i),
+          ...(images !== undefined ? { images } : {}),
           ...(o.keepDir !== undefined ? { keepDir: o.keepDir } : {}),
           ...(o.log !== undefined ? { log: o.log } : {}),
         }),

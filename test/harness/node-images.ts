@@ -5,11 +5,25 @@
  * the kubelet would try to pull. Pods use imagePullPolicy Never or IfNotPresent.
  */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from './bins.js';
 
-/** The pod sandbox image, our own tools/pause (tools/build-images.sh builds it). */
-export const PAUSE_IMAGE = 'localhost/pause:0.1.0';
+/**
+ * The pod sandbox image, our own tools/pause: tagged by tools/build-images.sh with the project's
+ * version (package.json), like the product's images.
+ */
+const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
+export const PAUSE_IMAGE = `localhost/pause:${VERSION}`;
+
+/** The reference an archive of tools/build-images.sh was built as (the `ref=` of its info file). */
+export function imageRef(archive: string): string {
+  const info = readFileSync(join(dirname(archive), 'info'), 'utf8');
+  const ref = /^ref=(.+)$/m.exec(info)?.[1];
+  if (ref === undefined) throw new Error(`${join(dirname(archive), 'info')} names no ref=`);
+  return ref;
+}
 
 /**
  * The name the CRI looks an image up by (Docker's reference normalisation): a first component

@@ -17,7 +17,7 @@ import { createNodeBridge, type NodeBridge } from './host-net.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { kubeletPaths, startKubelet, type KubeletOptions } from './kubelet.js';
 import { createBootstrapToken, type BootstrapToken } from './node-bootstrap.js';
-import { PAUSE_IMAGE, builtImageArchive, importImages } from './node-images.js';
+import { PAUSE_IMAGE, builtImageArchive, imageRef, importImages } from './node-images.js';
 import { freePort } from './ports.js';
 import type { ManagedProcess } from './processes.js';
 
@@ -31,6 +31,8 @@ export interface NodeOptions {
   readonly name: string;
   /** Keep the node's dir (logs, state) after stop. */
   readonly keepDir?: boolean;
+  /** OCI archives to import before the kubelet starts (besides the pause image). */
+  readonly images?: readonly string[];
   /** How long to wait for the Node to be Ready. Default 120 s. */
   readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
@@ -124,7 +126,10 @@ export async function startNode(cp: ControlPlane, o: NodeOptions): Promise<Node>
     });
     const ctrd = containerd;
     // The sandbox image must be there before the kubelet asks for a pod, or the CRI pulls it.
-    await importImages(ctrd.ctr, [await pauseArchive]);
+    const pause = await pauseArchive;
+    if (imageRef(pause) !== PAUSE_IMAGE)
+      throw new Error(`${pause} holds ${imageRef(pause)}, not the sandbox image ${PAUSE_IMAGE}`);
+    await importImages(ctrd.ctr, [pause, ...(o.images ?? [])]);
     const token = await createBootstrapToken(cp, `test node ${o.name}`);
     const bootstrapKubeconfig = join(dir, 'bootstrap.kubeconfig');
     writeKubeconfig(bootstrapKubeconfig, cp.server, cp.pki.caCertPath, [

@@ -22,6 +22,40 @@ import { REPO_ROOT } from './bins.js';
 
 export const KIT_DIR = join(REPO_ROOT, 'deploy');
 export const KIT_NAMESPACE = 'spire';
+/** The Workload API socket on each node (deploy/agent/agent.conf). */
+export const KIT_SOCKET = '/run/spire/agent-sockets/spire-agent.sock';
+
+/**
+ * A workload pod `name` in `default` on `node`, service account `workload`, with the agent's
+ * socket directory mounted: the spire-agent image as a workload (its CLI talks to the Workload
+ * API, and the image is on every node already); `api watch` keeps it running.
+ */
+export function workloadPod(name: string, node: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      serviceAccountName: 'workload',
+      nodeSelector: { 'kubernetes.io/hostname': node },
+      containers: [
+        {
+          name: 'workload',
+          image: kitImage('spire-agent'),
+          imagePullPolicy: 'Never',
+          command: ['/opt/spire/bin/spire-agent'],
+          args: ['api', 'watch', '-socketPath', KIT_SOCKET],
+          volumeMounts: [
+            { name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'spire-agent-socket', hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' } },
+      ],
+    },
+  };
+}
 
 export interface LocalKitNode {
   readonly name: string;

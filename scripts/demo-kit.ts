@@ -9,8 +9,10 @@ import { nodeName } from '../test/harness/cluster.js';
 import type { ControlPlane } from '../test/harness/control-plane.js';
 import {
   KIT_NAMESPACE as NS,
-  KIT_SOCKET,
+  serverCliArgs,
   writeLocalOverlay,
+  workloadEntryArgs,
+  workloadFetchArgs,
   workloadPod,
 } from '../test/harness/deploy-kit.js';
 import { startNode, type Node } from '../test/harness/node.js';
@@ -125,16 +127,7 @@ export async function runKitAct(
   io.show(kubectl, ['get', 'pods', '-n', NS, '-o', 'wide'], env);
 
   io.step('The agents, attested with k8s_csr, as spire-server sees them (inside its pod)');
-  const serverCli = [
-    'exec',
-    '-n',
-    NS,
-    'spire-server-0',
-    '-c',
-    'spire-server',
-    '--',
-    '/opt/spire/bin/spire-server',
-  ];
+  const serverCli = serverCliArgs([]);
   await io.waitingFor(
     'every agent to be attested',
     until('every agent attested', () => {
@@ -157,34 +150,10 @@ export async function runKitAct(
   const first = nodes[0];
   if (first === undefined) throw new Error('no node');
   const parent = `spiffe://${TRUST_DOMAIN}/spire/agent/k8s_csr/${CLUSTER}/${first.name}`;
-  run([
-    ...serverCli,
-    'entry',
-    'create',
-    '-parentID',
-    parent,
-    '-spiffeID',
-    WORKLOAD_ID,
-    '-selector',
-    'k8s:ns:default',
-    '-selector',
-    'k8s:sa:workload',
-  ]);
+  run([...serverCli, ...workloadEntryArgs(parent, WORKLOAD_ID)]);
   run(['create', 'serviceaccount', '-n', 'default', 'workload']);
   io.show(kubectl, ['apply', '-f', '-'], env, JSON.stringify(workloadPod('workload', first.name)));
-  const fetch = [
-    'exec',
-    '-n',
-    'default',
-    'workload',
-    '--',
-    '/opt/spire/bin/spire-agent',
-    'api',
-    'fetch',
-    'x509',
-    '-socketPath',
-    KIT_SOCKET,
-  ];
+  const fetch = workloadFetchArgs('workload');
   await io.waitingFor(
     'the workload to hold its SVID',
     until('the workload SVID', () => (quiet(fetch).includes(WORKLOAD_ID) ? true : undefined)),

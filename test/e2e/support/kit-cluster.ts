@@ -14,6 +14,8 @@ import { startControlPlane, type ControlPlane } from '../../harness/control-plan
 import {
   KIT_NAMESPACE as NS,
   KIT_SOCKET,
+  serverCliArgs,
+  workloadFetchArgs,
   workloadPod,
   writeLocalOverlay,
   type LocalKitOptions,
@@ -152,18 +154,7 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
       return parts.join('\n');
     };
 
-    const serverExec = (args: readonly string[]): Promise<Exec> =>
-      kubectlRaw([
-        'exec',
-        '-n',
-        NS,
-        'spire-server-0',
-        '-c',
-        'spire-server',
-        '--',
-        '/opt/spire/bin/spire-server',
-        ...args,
-      ]);
+    const serverExec = (args: readonly string[]): Promise<Exec> => kubectlRaw(serverCliArgs(args));
 
     return {
       cp,
@@ -197,20 +188,7 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
         const pod = workloadPod('workload', node);
         await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
       },
-      fetchSvid: () =>
-        kubectlRaw([
-          'exec',
-          '-n',
-          'default',
-          'workload',
-          '--',
-          '/opt/spire/bin/spire-agent',
-          'api',
-          'fetch',
-          'x509',
-          '-socketPath',
-          KIT_SOCKET,
-        ]),
+      fetchSvid: () => kubectlRaw(workloadFetchArgs('workload')),
       podLogs: async (pod, ns = NS) =>
         (await kubectlRaw(['logs', '-n', ns, pod])).stdout +
         (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout,

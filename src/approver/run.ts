@@ -4,12 +4,11 @@
  * election) around the CSR informer and controller.
  */
 import { NODE_CLIENT_SIGNER } from '../csr/profile.js';
-import { resolveKubeAccess } from '../kube/access.js';
 import { createKubeClient } from '../kube/http.js';
 import type { Logger } from '../log/logger.js';
 import { ApproverController } from './controller.js';
 import { CsrInformer } from './informer.js';
-import { runControllerLoop } from '../controller/run-loop.js';
+import { resolveControllerAccess, runControllerLoop } from '../controller/run-loop.js';
 import { kubeLookups } from './lookups.js';
 import { createApproverMetrics, type ApproverMetrics } from './metrics.js';
 import type { ApproverSettings } from './settings.js';
@@ -27,12 +26,7 @@ export interface RunApproverDeps {
 
 export async function runApprover(o: ApproverSettings, d: RunApproverDeps): Promise<void> {
   const log = d.logger;
-  const access = await resolveKubeAccess({
-    ...o,
-    ...(d.env !== undefined ? { env: d.env } : {}),
-    ...(d.serviceAccountDir !== undefined ? { serviceAccountDir: d.serviceAccountDir } : {}),
-  });
-  for (const w of access.warnings) log.warn(w);
+  const access = await resolveControllerAccess(o, d, log);
   log.info('starting the node-bound CSR approver', {
     kubernetes: access.description,
     allowRequesters: o.allowRequesters.join(','),

@@ -6,6 +6,7 @@
  */
 import type { Counter, Gauge, Registry } from 'prom-client';
 import { AttestorError } from '../errors.js';
+import { resolveKubeAccess, type KubeAccess, type KubeAccessOptions } from '../kube/access.js';
 import type { KubeClient } from '../kube/http.js';
 import type { Logger } from '../log/logger.js';
 import { startHealthServer } from './health-server.js';
@@ -48,6 +49,24 @@ export interface ControllerLoop {
   readonly build: (w: LoopWiring) => LoopParts;
   /** Called once serving. */
   readonly onStarted?: (url: string) => void;
+}
+
+/** A controller run's test seams for Kubernetes access (../kube/access.ts). */
+export type KubeSeams = Pick<KubeAccessOptions, 'env' | 'serviceAccountDir'>;
+
+/** The controller's Kubernetes access, its warnings logged. */
+export async function resolveControllerAccess(
+  o: KubeAccessOptions,
+  seams: KubeSeams,
+  log: Logger,
+): Promise<KubeAccess> {
+  const access = await resolveKubeAccess({
+    ...o,
+    ...(seams.env !== undefined ? { env: seams.env } : {}),
+    ...(seams.serviceAccountDir !== undefined ? { serviceAccountDir: seams.serviceAccountDir } : {}),
+  });
+  for (const w of access.warnings) log.warn(w);
+  return access;
 }
 
 export async function runControllerLoop(l: ControllerLoop): Promise<void> {

@@ -4,11 +4,10 @@
  * election) around the PodCertificateRequest informer and controller.
  */
 import { AttestorError } from '../errors.js';
-import { resolveKubeAccess } from '../kube/access.js';
 import { createKubeClient, type KubeClient } from '../kube/http.js';
 import type { Logger } from '../log/logger.js';
 import { ListWatchInformer } from '../controller/list-watch.js';
-import { runControllerLoop } from '../controller/run-loop.js';
+import { resolveControllerAccess, runControllerLoop } from '../controller/run-loop.js';
 import { fileCaSource, secretCaSource, type CaSource } from './ca.js';
 import { SignerController } from './controller.js';
 import { createSignerMetrics, type SignerMetrics } from './metrics.js';
@@ -61,12 +60,7 @@ async function getPod(
 
 export async function runSigner(o: SignerSettings, d: RunSignerDeps): Promise<void> {
   const log = d.logger;
-  const access = await resolveKubeAccess({
-    ...o,
-    ...(d.env !== undefined ? { env: d.env } : {}),
-    ...(d.serviceAccountDir !== undefined ? { serviceAccountDir: d.serviceAccountDir } : {}),
-  });
-  for (const w of access.warnings) log.warn(w);
+  const access = await resolveControllerAccess(o, d, log);
   const kube = createKubeClient(access, { logger: log, userAgent: 'node-attestor-signer' });
   const onReloadError = (err: AttestorError): void => {
     log.warn('could not re-read the CA material; signing with the last good one', { error: err.message });

@@ -7,6 +7,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { AttestorError, isAttestorError, toAttestorError } from '../../errors.js';
 import { clusterNameProblem } from '../../attestation/agent.js';
+import type { KubeAccessOptions } from '../../kube/access.js';
 import { readCaBundleFile } from '../../kube/pem.js';
 import {
   compileServerConfig,
@@ -118,4 +119,83 @@ export function loadAttestorServerConfig<P>(
     throw err;
   }
   return { compiled, bundles, policies, challenge };
+}
+
+/** One cluster's keys for the checks against its API, as written. */
+export interface ClusterApiKeys {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly labelKeys?: readonly string[];
+}
+
+/** Reads kubeconfig_path, kube_context and allowed_node_label_keys of one cluster entry. */
+export function readClusterApiKeys(c: ConfigReader): ClusterApiKeys {
+  const kubeconfig = c.optionalString('kubeconfig_path');
+  const context = c.optionalString('kube_context');
+  const labelKeys = c.optionalStringList('allowed_node_label_keys');
+  return {
+    ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+    ...(context !== undefined ? { context } : {}),
+    ...(labelKeys !== undefined ? { labelKeys } : {}),
+  };
+}
+
+/**
+ * With the cluster's API checks off, refuses the first key that only they use, saying which
+ * setting it `needs` (e.g. "verify_node = true").
+ */
+export function refuseUnusedApiKeys(
+  cluster: string,
+  keys: ClusterApiKeys,
+  needs: string,
+  more: readonly (readonly [string, unknown])[] = [],
+): void {
+  const set = [
+    ['kubeconfig_path', keys.kubeconfig],
+    ['kube_context', keys.context],
+    ['allowed_node_label_keys', keys.labelKeys],
+    ...more,
+  ].find(([, v]) => v !== undefined);
+  if (set !== undefined) {
+    const key = `clusters."${cluster}".${String(set[0])}`;
+    throw configError(`${key} needs ${needs}`, key);
+  }
+}
+
+// A Kubernetes label key: an optional DNS-subdomain prefix and "/", then a name of at most 63
+// characters starting and ending with an alphanumeric.
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !LABEL_PREFIX.test(prefix)))
+    return 'has an invalid prefix';
+  if (!LABEL_NAME.test(name)) return 'is not a valid label name';
+  return undefined;
+}
+
+/**
+ * A checking cluster's API access (its kubeconfig, or in-cluster when none is given) and its
+ * allow-listed label keys, each checked.
+ */
+export function clusterApiAccess(
+  cluster: string,
+  keys: ClusterApiKeys,
+): { kube: KubeAccessOptions; labelKeys: ReadonlySet<string> } {
+  const key = `clusters."${cluster}".allowed_node_label_keys`;
+  for (const label of keys.labelKeys ?? []) {
+    const problem = labelKeyProblem(label);
+    if (problem !== undefined) throw configError(`${key}: ${JSON.stringify(label)} ${problem}`, key);
+  }
+  const { kubeconfig, context } = keys;
+  return {
+    kube:
+      kubeconfig !== undefined
+        ? { kubeconfig, ...(context !== undefined ? { context } : {}) }
+        : { inCluster: true },
+    labelKeys: new Set(keys.labelKeys ?? []),
+  };
 }

@@ -10,11 +10,13 @@ import { checkPodCertProfile } from '../../../attestation/pod-cert-profile.js';
 import { SIGNER_DEFAULTS } from '../../../signer/settings.js';
 import type { ConfigReader } from '../../host/index.js';
 import {
+  clusterApiAccess,
   configError,
   loadAttestorServerConfig,
+  readClusterApiKeys,
+  refuseUnusedApiKeys,
   type AttestorServerConfig,
 } from '../../attestor-server/config.js';
-import { labelKeyProblem } from '../../k8s-csr/server/config.js';
 
 export const DEFAULT_POD_CERT_PLUGIN_NAME = 'k8s_pod_cert';
 /** Under /spire/agent: spire-controller-manager's parent-ID convention, with this plugin's name. */
@@ -43,47 +45,18 @@ function readPolicy(cluster: string, c: ConfigReader): PodCertClusterPolicy {
     );
   const verifyNode = c.optionalBool('verify_node') ?? true;
   const verifyPod = c.optionalBool('verify_pod') ?? false;
-  const kubeconfig = c.optionalString('kubeconfig_path');
-  const context = c.optionalString('kube_context');
-  const labelKeys = c.optionalStringList('allowed_node_label_keys');
+  const keys = readClusterApiKeys(c);
   if (!verifyNode && !verifyPod) {
-    const needs = [
-      ['kubeconfig_path', kubeconfig],
-      ['kube_context', context],
-      ['allowed_node_label_keys', labelKeys],
-    ].find(([, v]) => v !== undefined);
-    if (needs !== undefined)
-      throw configError(
-        `${at(String(needs[0]))} needs verify_node or verify_pod = true`,
-        at(String(needs[0])),
-      );
+    refuseUnusedApiKeys(cluster, keys, 'verify_node or verify_pod = true');
     return { signerName };
   }
-  if (labelKeys !== undefined && !verifyNode)
+  if (keys.labelKeys !== undefined && !verifyNode)
     throw configError(
       `${at('allowed_node_label_keys')} needs verify_node = true`,
       at('allowed_node_label_keys'),
     );
-  for (const key of labelKeys ?? []) {
-    const problem = labelKeyProblem(key);
-    if (problem !== undefined)
-      throw configError(
-        `${at('allowed_node_label_keys')}: ${JSON.stringify(key)} ${problem}`,
-        at('allowed_node_label_keys'),
-      );
-  }
-  return {
-    signerName,
-    api: {
-      kube:
-        kubeconfig !== undefined
-          ? { kubeconfig, ...(context !== undefined ? { context } : {}) }
-          : { inCluster: true },
-      verifyNode,
-      verifyPod,
-      labelKeys: new Set(labelKeys ?? []),
-    },
-  };
+  const { kube, labelKeys } = clusterApiAccess(cluster, keys);
+  return { signerName, api: { kube, verifyNode, verifyPod, labelKeys } };
 }
 
 export function loadPodCertServerConfig(hcl: string, trustDomain: string): PodCertServerConfig {

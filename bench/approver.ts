@@ -26,10 +26,9 @@ import {
   startApprover,
   writeToken,
 } from '../test/e2e/support/approver-cluster.js';
+import { baselineRequesterToken } from './lib/baseline-requester.js';
 import { row, type Row } from './lib/report.js';
 import { interleave } from './lib/timing.js';
-
-const NODECLIENT_ROLE = 'system:certificates.k8s.io:certificatesigningrequests:nodeclient';
 
 export async function approverLatency(n: number): Promise<Row[]> {
   const cp = await startControlPlane();
@@ -42,28 +41,7 @@ export async function approverLatency(n: number): Promise<Row[]> {
     const podUid = await createPod(cp, 'bench-agent', 'bench-node');
     const ours = await mintToken(cp, AGENT_SA, { kind: 'Pod', name: 'bench-agent', uid: podUid });
     // The baseline requester: same CSR rights plus the nodeclient binding, not allow-listed.
-    await cp.kubectl(['create', 'serviceaccount', 'baseline-agent', '-n', NS]);
-    await cp.kubectl([
-      'create',
-      'clusterrolebinding',
-      'baseline-csr',
-      '--clusterrole=node-attestor-agent-csr',
-      `--serviceaccount=${NS}:baseline-agent`,
-    ]);
-    await cp.kubectl([
-      'create',
-      'clusterrolebinding',
-      'baseline-nodeclient',
-      `--clusterrole=${NODECLIENT_ROLE}`,
-      `--serviceaccount=${NS}:baseline-agent`,
-    ]);
-    await cp.waitForAccess(`system:serviceaccount:${NS}:baseline-agent`, {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
-    const baseline = await mintToken(cp, 'baseline-agent');
+    const baseline = await baselineRequesterToken(cp);
     const approver = await startApprover(cp, {
       dir: work,
       identity: 'bench',

@@ -18,13 +18,7 @@ import { REPO_ROOT } from '../test/harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { ManagedProcess } from '../test/harness/processes.js';
 import { createCa } from '../test/support/pki.js';
-import {
-  NS,
-  applyApproverManifests,
-  createCsrAs,
-  mintToken,
-  nodeCsrPem,
-} from '../test/e2e/support/approver-cluster.js';
+import { NS, applyApproverManifests, createCsrAs, nodeCsrPem } from '../test/e2e/support/approver-cluster.js';
 import { CLI } from '../test/e2e/support/cli.js';
 import {
   SIGNER,
@@ -32,10 +26,10 @@ import {
   podWithPodCertVolume,
   stubRequest,
 } from '../test/e2e/support/pod-cert-cluster.js';
+import { baselineRequesterToken } from './lib/baseline-requester.js';
 import { row, type Row } from './lib/report.js';
 import { interleave } from './lib/timing.js';
 
-const NODECLIENT_ROLE = 'system:certificates.k8s.io:certificatesigningrequests:nodeclient';
 const PCR_ALL = '/apis/certificates.k8s.io/v1/podcertificaterequests';
 
 /** First time a watcher sees each object of `path` satisfy `done`. */
@@ -144,28 +138,7 @@ export async function signerLatency(n: number, burst: number): Promise<Row[]> {
       verb: 'sign',
     });
     // The baseline: a service account with the nodeclient binding; KCM approves and signs.
-    await cp.kubectl(['create', 'serviceaccount', 'baseline-agent', '-n', NS]);
-    await cp.kubectl([
-      'create',
-      'clusterrolebinding',
-      'baseline-csr',
-      '--clusterrole=node-attestor-agent-csr',
-      `--serviceaccount=${NS}:baseline-agent`,
-    ]);
-    await cp.kubectl([
-      'create',
-      'clusterrolebinding',
-      'baseline-nodeclient',
-      `--clusterrole=${NODECLIENT_ROLE}`,
-      `--serviceaccount=${NS}:baseline-agent`,
-    ]);
-    await cp.waitForAccess(`system:serviceaccount:${NS}:baseline-agent`, {
-      group: 'certificates.k8s.io',
-      resource: 'certificatesigningrequests',
-      subresource: 'nodeclient',
-      verb: 'create',
-    });
-    const baseline = await mintToken(cp, 'baseline-agent');
+    const baseline = await baselineRequesterToken(cp);
 
     const issued = doneTimes(
       admin,

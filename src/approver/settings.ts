@@ -3,24 +3,16 @@
  * leader-election and serving settings. Front ends (the `approver` subcommand's flags, tests)
  * fill it; nothing here knows how.
  */
+import { CONTROLLER_DEFAULTS, type ControllerSettings } from '../controller/settings.js';
 import type { KubeAccessOptions } from '../kube/access.js';
 
-export interface ApproverSettings extends KubeAccessOptions {
+export interface ApproverSettings extends KubeAccessOptions, ControllerSettings {
   readonly allowRequesters: readonly string[];
   readonly allowNodeBoundTokens: boolean;
   readonly podLookup: boolean;
   /** Deny node-client CSRs without spec.expirationSeconds or asking for longer than this. */
   readonly maxExpirationMs: number;
-  readonly workers: number;
   readonly recordEvents: boolean;
-  readonly leaderElect: boolean;
-  readonly leaseName: string;
-  readonly leaseNamespace: string;
-  readonly leaderIdentity: string;
-  readonly leaseDurationMs: number;
-  readonly renewDeadlineMs: number;
-  readonly retryPeriodMs: number;
-  readonly httpAddress: string;
 }
 
 /** The defaults of the settings that have one (the approver subcommand's --help shows them). */
@@ -33,9 +25,5 @@ export const APPROVER_DEFAULTS = {
    */
   maxExpirationMs: 4 * 3_600_000,
   leaseName: 'node-attestor-approver',
-  leaseNamespace: 'spire',
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-  httpAddress: ':8080',
+  ...CONTROLLER_DEFAULTS,
 } as const;

@@ -1,8 +1,14 @@
 /**
- * The signer's metrics (prom-client, loaded when the signer starts, as the approver's). Names are
- * part of its interface (docs/pod-certificates.md).
+ * The signer's metrics (prom-client, loaded when the signer starts, as the approver's; plumbing in
+ * ../controller/metrics.ts). Names are part of its interface (docs/pod-certificates.md).
  */
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  informerSyncedGauge,
+  leaderGauge,
+  openMetricFamilies,
+  retriedErrorsCounter,
+} from '../controller/metrics.js';
 import { DENY_REASONS, FAIL_REASONS } from './policy.js';
 
 export interface SignerMetrics {
@@ -29,62 +35,33 @@ export const SIGNER_ERROR_KINDS = [
 ] as const;
 export type SignerErrorKind = (typeof SIGNER_ERROR_KINDS)[number];
 
-const PREFIX = 'node_attestor_signer_';
-const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
-
 export async function createSignerMetrics(): Promise<SignerMetrics> {
-  const prom = await import('prom-client');
-  const registry = new prom.Registry();
-  const registers = [registry];
+  // Made in exposition order.
+  const f = await openMetricFamilies('node_attestor_signer_');
   const m: SignerMetrics = {
-    registry,
-    issued: new prom.Counter({
-      name: `${PREFIX}issued_total`,
-      help: 'PodCertificateRequests this replica issued a certificate for.',
-      registers,
-    }),
-    denied: new prom.Counter({
-      name: `${PREFIX}denied_total`,
-      help: 'PodCertificateRequests this replica denied, by the reason written on them.',
-      labelNames: ['reason'],
-      registers,
-    }),
-    failed: new prom.Counter({
-      name: `${PREFIX}failed_total`,
-      help: 'PodCertificateRequests this replica marked Failed, by reason.',
-      labelNames: ['reason'],
-      registers,
-    }),
-    conflicts: new prom.Counter({
-      name: `${PREFIX}status_conflicts_total`,
-      help: 'Status writes refused with 409 because the request changed first.',
-      registers,
-    }),
-    errors: new prom.Counter({
-      name: `${PREFIX}errors_total`,
-      help: 'Failures that were retried, by kind.',
-      labelNames: ['kind'],
-      registers,
-    }),
-    latency: new prom.Histogram({
-      name: `${PREFIX}answer_latency_seconds`,
-      help: 'From the request creationTimestamp (whole seconds) to our answer being written.',
-      labelNames: ['outcome'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
-    leader: new prom.Gauge({
-      name: `${PREFIX}leader`,
-      help: '1 while this replica holds the leader Lease, else 0.',
-      registers,
-    }),
-    synced: new prom.Gauge({
-      name: `${PREFIX}informer_synced`,
-      help: '1 once the PodCertificateRequest cache has completed its first LIST.',
-      registers,
-    }),
+    registry: f.registry,
+    issued: f.counter('issued_total', 'PodCertificateRequests this replica issued a certificate for.'),
+    denied: f.counter(
+      'denied_total',
+      'PodCertificateRequests this replica denied, by the reason written on them.',
+      ['reason'],
+    ),
+    failed: f.counter('failed_total', 'PodCertificateRequests this replica marked Failed, by reason.', [
+      'reason',
+    ]),
+    conflicts: f.counter(
+      'status_conflicts_total',
+      'Status writes refused with 409 because the request changed first.',
+    ),
+    errors: retriedErrorsCounter(f, SIGNER_ERROR_KINDS),
+    latency: f.latency(
+      'answer_latency_seconds',
+      'From the request creationTimestamp (whole seconds) to our answer being written.',
+      ['outcome'],
+    ),
+    leader: leaderGauge(f),
+    synced: informerSyncedGauge(f, 'PodCertificateRequest'),
   };
-  for (const kind of SIGNER_ERROR_KINDS) m.errors.inc({ kind }, 0);
   for (const reason of DENY_REASONS) m.denied.inc({ reason }, 0);
   for (const reason of FAIL_REASONS) m.failed.inc({ reason }, 0);
   for (const outcome of ['issued', 'denied', 'failed']) m.latency.zero({ outcome });

@@ -1,16 +1,13 @@
 /**
  * Wires the signer together and runs it until `signal` aborts: Kubernetes access → CA source →
- * health server → informer (every replica) + leader election + controller (acts only while
- * leading). The same shape as the approver (../approver/run.ts), on the shared pieces in
- * ../controller/.
+ * the controllers' shared run loop (../controller/run-loop.ts: health server, informer, leader
+ * election) around the PodCertificateRequest informer and controller.
  */
 import { AttestorError } from '../errors.js';
-import { resolveKubeAccess } from '../kube/access.js';
 import { createKubeClient, type KubeClient } from '../kube/http.js';
 import type { Logger } from '../log/logger.js';
-import { startHealthServer } from '../controller/health-server.js';
-import { LeaderElector } from '../controller/lease.js';
 import { ListWatchInformer } from '../controller/list-watch.js';
+import { resolveControllerAccess, runControllerLoop } from '../controller/run-loop.js';
 import { fileCaSource, secretCaSource, type CaSource } from './ca.js';
 import { SignerController } from './controller.js';
 import { createSignerMetrics, type SignerMetrics } from './metrics.js';
@@ -63,12 +60,7 @@ async function getPod(
 
 export async function runSigner(o: SignerSettings, d: RunSignerDeps): Promise<void> {
   const log = d.logger;
-  const access = await resolveKubeAccess({
-    ...o,
-    ...(d.env !== undefined ? { env: d.env } : {}),
-    ...(d.serviceAccountDir !== undefined ? { serviceAccountDir: d.serviceAccountDir } : {}),
-  });
-  for (const w of access.warnings) log.warn(w);
+  const access = await resolveControllerAccess(o, d, log);
   const kube = createKubeClient(access, { logger: log, userAgent: 'node-attestor-signer' });
   const onReloadError = (err: AttestorError): void => {
     log.warn('could not re-read the CA material; signing with the last good one', { error: err.message });
@@ -107,128 +99,63 @@ export async function runSigner(o: SignerSettings, d: RunSignerDeps): Promise<vo
   });
 
   const metrics = await createSignerMetrics();
-  const inner = new AbortController();
-  const stop = (): void => {
-    inner.abort();
-  };
-  d.signal.addEventListener('abort', stop, { once: true });
-  if (d.signal.aborted) stop();
-
-  const elector = o.leaderElect
-    ? new LeaderElector(kube, {
-        namespace: o.leaseNamespace,
-        name: o.leaseName,
-        identity: o.leaderIdentity,
-        leaseDurationMs: o.leaseDurationMs,
-        renewDeadlineMs: o.renewDeadlineMs,
-        retryPeriodMs: o.retryPeriodMs,
-        logger: log,
-        onStartedLeading: () => {
-          metrics.leader.set(1);
-          ctl.requeueAll(inf.entries());
-        },
-        onStoppedLeading: () => {
-          metrics.leader.set(0);
-        },
-        onError: () => {
-          metrics.errors.inc({ kind: 'lease' });
-        },
-      })
-    : undefined;
-  const isLeader = elector === undefined ? () => true : () => elector.isLeader();
-  const leaderGauge = (): void => {
-    metrics.leader.set(isLeader() ? 1 : 0);
-  };
-  leaderGauge();
-
-  const ctl = new SignerController({
+  await runControllerLoop({
+    settings: o,
     kube,
     metrics,
-    signerName: o.signerName,
-    policy: {
-      allowServiceAccounts: new Set(o.allowServiceAccounts),
-      requirePodLabels: o.requirePodLabels,
-    },
-    ca,
-    caPublishDelayMs: o.caPublishDelayMs,
-    maxExpirationMs: o.maxExpirationMs,
-    workers: o.workers,
-    isLeader,
-    lookup: (key) => inf.get(key),
-    getPod: (ns, name, signal) => getPod(kube, ns, name, signal),
     logger: log,
-  });
-  const inf = new ListWatchInformer<PcrEntry>(
-    kube,
-    {
-      path: PCR_API_PATH,
-      listKind: 'PodCertificateRequestList',
-      noun: 'PodCertificateRequest',
-      parse: (raw) => ({ pcr: parsePcrObject(raw), raw }),
-      key: (e) => pcrKey(e.pcr),
-    },
-    {
-      onUpsert: (e) => {
-        ctl.observe(e);
-      },
-      onDelete: (e) => {
-        ctl.forget(e);
-      },
-      onSync: () => {
-        metrics.synced.set(1);
-      },
-      onError: (stage) => {
-        metrics.errors.inc({ kind: stage });
-      },
-    },
-    {
-      fieldSelector: `spec.signerName=${o.signerName}`,
-      logger: log,
-      ...(d.watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds: d.watchTimeoutSeconds }),
-    },
-  );
-
-  let health: Awaited<ReturnType<typeof startHealthServer>>;
-  try {
-    health = await startHealthServer(o.httpAddress, {
-      ready: () => inf.synced,
-      notReadyReason: 'the PodCertificateRequest cache has not synced',
-      metrics: () => {
-        leaderGauge();
-        return metrics.registry.metrics();
-      },
-    });
-  } catch (err) {
-    kube.close();
-    throw err;
-  }
-  log.info(`serving /healthz, /readyz and /metrics on ${health.url}`, { url: health.url });
-  d.onStarted?.({ url: health.url, metrics });
-
-  let fatal: unknown;
-  const informerDone = inf.run(inner.signal).catch((err: unknown) => {
-    fatal = err;
-    inner.abort();
-  });
-  const controllerDone = ctl.run(inner.signal);
-  const electorDone = elector?.run(inner.signal) ?? Promise.resolve();
-  try {
-    await Promise.all([informerDone, controllerDone, electorDone]);
-  } finally {
-    d.signal.removeEventListener('abort', stop);
-    metrics.leader.set(0);
-    await health.close();
-    kube.close();
-  }
-  if (fatal !== undefined)
-    throw fatal instanceof AttestorError
-      ? fatal
-      : new AttestorError(
-          'ERR_INTERNAL',
-          fatal instanceof Error ? fatal.message : 'the PodCertificateRequest informer failed',
-          {
-            cause: fatal,
+    signal: d.signal,
+    noun: 'PodCertificateRequest',
+    build: ({ isLeader, informerHandlers }) => {
+      const ctl = new SignerController({
+        kube,
+        metrics,
+        signerName: o.signerName,
+        policy: {
+          allowServiceAccounts: new Set(o.allowServiceAccounts),
+          requirePodLabels: o.requirePodLabels,
+        },
+        ca,
+        caPublishDelayMs: o.caPublishDelayMs,
+        maxExpirationMs: o.maxExpirationMs,
+        workers: o.workers,
+        isLeader,
+        lookup: (key) => inf.get(key),
+        getPod: (ns, name, signal) => getPod(kube, ns, name, signal),
+        logger: log,
+      });
+      const inf = new ListWatchInformer<PcrEntry>(
+        kube,
+        {
+          path: PCR_API_PATH,
+          listKind: 'PodCertificateRequestList',
+          noun: 'PodCertificateRequest',
+          parse: (raw) => ({ pcr: parsePcrObject(raw), raw }),
+          key: (e) => pcrKey(e.pcr),
+        },
+        {
+          ...informerHandlers,
+          onUpsert: (e) => {
+            ctl.observe(e);
           },
-        );
-  log.info('stopped');
+          onDelete: (e) => {
+            ctl.forget(e);
+          },
+        },
+        {
+          fieldSelector: `spec.signerName=${o.signerName}`,
+          logger: log,
+          ...(d.watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds: d.watchTimeoutSeconds }),
+        },
+      );
+      return {
+        informer: inf,
+        controller: ctl,
+        requeueAll: () => {
+          ctl.requeueAll(inf.entries());
+        },
+      };
+    },
+    onStarted: (url) => d.onStarted?.({ url, metrics }),
+  });
 }

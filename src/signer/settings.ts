@@ -2,13 +2,14 @@
  * What the signer runs with, as the library sees it. Front ends (the `signer` subcommand's flags,
  * tests) fill it.
  */
+import { CONTROLLER_DEFAULTS, type ControllerSettings } from '../controller/settings.js';
 import type { KubeAccessOptions } from '../kube/access.js';
 
 export type CaSourceSetting =
   | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string }
   | { readonly kind: 'secret'; readonly namespace: string; readonly name: string };
 
-export interface SignerSettings extends KubeAccessOptions {
+export interface SignerSettings extends KubeAccessOptions, ControllerSettings {
   readonly signerName: string;
   /** "namespace:name" of each service account whose pods get certificates. */
   readonly allowServiceAccounts: readonly string[];
@@ -17,15 +18,6 @@ export interface SignerSettings extends KubeAccessOptions {
   readonly ca: CaSourceSetting;
   readonly caPublishDelayMs: number;
   readonly caReloadMs: number;
-  readonly workers: number;
-  readonly leaderElect: boolean;
-  readonly leaseName: string;
-  readonly leaseNamespace: string;
-  readonly leaderIdentity: string;
-  readonly leaseDurationMs: number;
-  readonly renewDeadlineMs: number;
-  readonly retryPeriodMs: number;
-  readonly httpAddress: string;
 }
 
 export const SIGNER_DEFAULTS = {
@@ -37,9 +29,5 @@ export const SIGNER_DEFAULTS = {
   caReloadMs: 30_000,
   workers: 4,
   leaseName: 'node-attestor-signer',
-  leaseNamespace: 'spire',
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-  httpAddress: ':8080',
+  ...CONTROLLER_DEFAULTS,
 } as const;

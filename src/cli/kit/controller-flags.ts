@@ -7,30 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { nodeNameProblem } from '../../csr/profile.js';
 import { parseListenAddress } from '../../controller/health-server.js';
+import type { ControllerDefaults, ControllerSettings } from '../../controller/settings.js';
 import { formatDuration } from '../../util/duration.js';
 import { durationFlag, nonEmpty, usage, type FlagSpec, type ParsedFlags } from './flag-kit.js';
-
-export interface ControllerDefaults {
-  readonly workers: number;
-  readonly leaseName: string;
-  readonly leaseNamespace: string;
-  readonly leaseDurationMs: number;
-  readonly renewDeadlineMs: number;
-  readonly retryPeriodMs: number;
-  readonly httpAddress: string;
-}
-
-export interface ControllerFlags {
-  readonly workers: number;
-  readonly leaderElect: boolean;
-  readonly leaseName: string;
-  readonly leaseNamespace: string;
-  readonly leaderIdentity: string;
-  readonly leaseDurationMs: number;
-  readonly renewDeadlineMs: number;
-  readonly retryPeriodMs: number;
-  readonly httpAddress: string;
-}
 
 export function workersFlagSpec<G extends string>(
   group: G,
@@ -128,7 +107,7 @@ export function defaultLeaderIdentity(): string {
   return `${hostname()}_${randomBytes(4).toString('hex')}`;
 }
 
-export function controllerFlagsFrom(f: ParsedFlags, d: ControllerDefaults): ControllerFlags {
+export function controllerFlagsFrom(f: ParsedFlags, d: ControllerDefaults): ControllerSettings {
   const s = (name: string): string | undefined => f.string(name);
   const workersText = s('workers');
   const workers = workersText === undefined ? d.workers : Number(workersText.trim());

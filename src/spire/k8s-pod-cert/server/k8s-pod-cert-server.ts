@@ -8,17 +8,15 @@
  * verify_pod, the Pod still exists, with the same UID, on that node, not terminating. Refusals
  * before the proof tell the caller nothing about this server's clusters (unproven-caller.ts).
  */
-import { AttestorError, toAttestorError } from '../../../errors.js';
-import type { KubeClient } from '../../../kube/http.js';
+import { AttestorError } from '../../../errors.js';
 import type { Logger } from '../../../log/logger.js';
-import type {
-  AgentAttributes,
-  ConfigureInput,
-  ServerAttestContext,
-  ServerNodeAttestor,
-  ValidateResult,
-} from '../../host/index.js';
-import { PendingChallenges } from '../../k8s-csr/server/pending-challenges.js';
+import type { ConfigureInput, ServerNodeAttestor } from '../../host/index.js';
+import {
+  clusterAttestorServer,
+  openClusterClients,
+  proveCaller,
+  type Configured,
+} from '../../attestor-server/server.js';
 import type { PodIdentity } from '../../../pod-cert/identity.js';
 import type { PodCertServerConfig } from './config.js';
 
@@ -26,11 +24,6 @@ type Engine = typeof import('./engine.js');
 let engine: Promise<Engine> | undefined;
 /** The verification code, loaded on first use (see engine.ts). */
 const loadEngine = (): Promise<Engine> => (engine ??= import('./engine.js'));
-
-interface Configured {
-  readonly config: PodCertServerConfig;
-  readonly kube: ReadonlyMap<string, KubeClient>;
-}
 
 export interface PodCertServerOptions {
   readonly now?: () => Date;
@@ -47,46 +40,28 @@ export function podSelectorValues(pod: PodIdentity): string[] {
 
 export function createK8sPodCertServer(logger: Logger, opts: PodCertServerOptions = {}): ServerNodeAttestor {
   const now = opts.now ?? (() => new Date());
-  let current: Configured | undefined;
-  const challenges = new PendingChallenges();
 
-  const prepare = async (input: ConfigureInput): Promise<Configured> => {
+  const prepare = async (input: ConfigureInput): Promise<Configured<PodCertServerConfig>> => {
     const e = await loadEngine();
     const config = await e.withCertificateReader(() =>
       e.loadPodCertServerConfig(input.hcl, input.trustDomain),
     );
-    const kube = new Map<string, KubeClient>();
-    const { resolveKubeAccess } = await import('../../../kube/access.js');
-    const { createKubeClient } = await import('../../../kube/http.js');
-    for (const [cluster, policy] of config.policies) {
-      if (policy.api === undefined) continue;
-      const key = `clusters."${cluster}"`;
-      const access = await resolveKubeAccess(policy.api.kube).catch((err: unknown) => {
-        for (const k of kube.values()) k.close();
-        const e = toAttestorError(err);
-        throw new AttestorError(
-          'ERR_CONFIG',
-          `${key}: Kubernetes access for verify_node/verify_pod: ${e.message}`,
-          {
-            cause: e,
-            details: { key },
-          },
-        );
-      });
-      for (const w of access.warnings) logger.warn(w, { cluster });
-      kube.set(cluster, createKubeClient(access, { logger }));
-    }
+    const kube = await openClusterClients(
+      [...config.policies].flatMap(([cluster, p]) =>
+        p.api === undefined ? [] : [[cluster, p.api.kube] as const],
+      ),
+      'verify_node/verify_pod',
+      logger,
+    );
     return { config, kube };
   };
 
-  return {
-    async configure(input: ConfigureInput): Promise<void> {
-      const next = await prepare(input);
-      const previous = current;
-      current = next;
-      challenges.setLimits(next.config.challenge);
-      for (const [cluster, b] of next.config.bundles) {
-        const p = next.config.policies.get(cluster);
+  return clusterAttestorServer({
+    name: 'k8s_pod_cert',
+    prepare,
+    loaded: ({ config }) => {
+      for (const [cluster, b] of config.bundles) {
+        const p = config.policies.get(cluster);
         logger.info('loaded signer CA bundle', {
           cluster,
           path: b.path,
@@ -96,36 +71,10 @@ export function createK8sPodCertServer(logger: Logger, opts: PodCertServerOption
           verify_pod: p?.api?.verifyPod ?? false,
         });
       }
-      if (previous !== undefined)
-        setTimeout(() => {
-          for (const k of previous.kube.values()) k.close();
-        }, 60_000).unref();
     },
-
-    async validate(input: ConfigureInput): Promise<ValidateResult> {
-      const checked = await prepare(input);
-      for (const k of checked.kube.values()) k.close();
-      return { valid: true, notes: [] };
-    },
-
-    async attest(payload: Buffer, ctx: ServerAttestContext): Promise<AgentAttributes> {
-      const c = current;
-      if (c === undefined)
-        throw new AttestorError('ERR_NOT_CONFIGURED', 'k8s_pod_cert server plugin is not configured');
+    async attest(c, payload, ctx, challenges) {
       const e = await loadEngine();
-      const { pending, proven } = await (async () => {
-        const p = await e.withCertificateReader(() =>
-          e.beginAttestation(c.config.compiled, payload, { now: now() }),
-        );
-        const response = await challenges.run((signal) => ctx.challenge(p.challenge, { signal }));
-        const answeredAt = now();
-        return {
-          pending: p,
-          proven: await e.withCertificateReader(() => p.prove(response, { now: answeredAt })),
-        };
-      })().catch((err: unknown) => {
-        throw e.forUnprovenCaller(err);
-      });
+      const { pending, proven } = await proveCaller(e, c.config.compiled, payload, ctx, { challenges, now });
       const pod = pending.pod;
       if (pod === undefined)
         throw new AttestorError('ERR_INTERNAL', 'the pod-certificate profile returned no pod identity');
@@ -151,5 +100,5 @@ export function createK8sPodCertServer(logger: Logger, opts: PodCertServerOption
       });
       return { spiffeId: result.spiffeId, selectorValues, canReattest: true };
     },
-  };
+  });
 }

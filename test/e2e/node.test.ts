@@ -219,14 +219,34 @@ async function stillRunning(pids: readonly number[], timeoutMs = 10_000): Promis
   }
 }
 
+/**
+ * Whether bridge `name` still exists with this harness's tag. By exact name (na-br2 is a prefix of
+ * na-br21), and ours only: another harness on the machine may claim the same name once ours is gone.
+ */
+function ourBridgeExists(name: string): boolean {
+  const links = JSON.parse(
+    execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }),
+  ) as {
+    ifname: string;
+    ifalias?: string;
+  }[];
+  return links.some((l) => l.ifname === name && l.ifalias === `na-harness:${String(process.pid)}`);
+}
+
+/** Whether bridge `name` exists, by exact name, whoever made it. */
+function bridgeExists(name: string): boolean {
+  return (
+    JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' })) as {
+      ifname: string;
+    }[]
+  ).some((l) => l.ifname === name);
+}
+
 /** What a stopped node must not leave: processes, container processes, bridge, mounts. */
 async function assertGone(node: Node, containerPids: readonly number[]): Promise<void> {
   assert.deepEqual(await waitNoProcesses(node.dir), [], `processes of ${node.name} left`);
   assert.deepEqual(await stillRunning(containerPids), [], `container processes of ${node.name} left`);
-  assert.ok(
-    !execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(node.bridge.name),
-    `bridge ${node.bridge.name} left`,
-  );
+  assert.ok(!ourBridgeExists(node.bridge.name), `bridge ${node.bridge.name} left`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   assert.ok(!mounts.includes(node.dir), `mounts under ${node.dir} left in the host namespace`);
   assert.equal(existsSync(node.dir), false, `${node.dir} left`);
@@ -535,10 +555,7 @@ describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
       assert.deepEqual(await waitNoProcesses(made.nodeDir), []);
       assert.deepEqual(await waitNoProcesses(made.cpDir), []);
       assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
-      assert.ok(
-        !execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(made.bridge),
-        `bridge ${made.bridge} left`,
-      );
+      assert.ok(!bridgeExists(made.bridge), `bridge ${made.bridge} left`);
       assert.ok(
         !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(
           `${made.serviceIp}/32`,
@@ -591,11 +608,11 @@ describe('a node whose test process is SIGKILLed', { timeout: 5 * 60_000 }, () =
       assert.deepEqual(await waitNoProcesses(made.cpDir), []);
       assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
       // No hook ran: the bridge and the address are still there, tagged with the dead PID.
-      assert.ok(execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(made.bridge));
+      assert.ok(bridgeExists(made.bridge));
       const removed = reapStaleHostNet();
       assert.ok(removed.includes(made.bridge), JSON.stringify(removed));
       assert.ok(removed.includes(`${made.serviceIp} on lo`), JSON.stringify(removed));
-      assert.ok(!execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).includes(made.bridge));
+      assert.ok(!bridgeExists(made.bridge));
       assert.ok(
         !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(
           `${made.serviceIp}/32`,

@@ -46,7 +46,7 @@ export interface CsrClientOptions {
  * "cannot create resource …" says what is missing, not where the product keeps the fix.
  */
 export const CSR_RBAC_HINT =
-  'the bootstrap user needs create and get on certificatesigningrequests: apply k8s-configs/csr-create-role.yml and csr-create-rolebinding.yml (node-bound approval: k8s-configs/approver/30-agent-rbac.yml)';
+  'the bootstrap user needs create and get on certificatesigningrequests: apply k8s-configs/csr-create-role.yml and csr-create-rolebinding.yml (node-bound approval: k8s-configs/approver/30-agent-rbac.yml; the deployment kit: deploy/agent/rbac.yaml)';
 
 async function hinted<T>(call: Promise<T>): Promise<T> {
   try {

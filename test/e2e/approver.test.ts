@@ -101,8 +101,6 @@ describe('node-bound CSR approver on a real control plane', () => {
       'rolebinding.rbac.authorization.k8s.io/node-attestor-approver',
       'role.rbac.authorization.k8s.io/node-attestor-approver-events',
       'rolebinding.rbac.authorization.k8s.io/node-attestor-approver-events',
-      'deployment.apps/node-attestor-approver',
-      'poddisruptionbudget.policy/node-attestor-approver',
       'serviceaccount/spire-agent',
       'clusterrole.rbac.authorization.k8s.io/node-attestor-agent-csr',
       'clusterrolebinding.rbac.authorization.k8s.io/node-attestor-agent-csr',

@@ -37,15 +37,29 @@ const STOP_GRACE_MS = 1000;
 /** sun_path is 108 bytes on Linux (104 on some BSDs); stay under both with the file name. */
 const MAX_SOCKET_PATH = 100;
 
-function makeSocketDir(env: Readonly<Record<string, string | undefined>>): string {
-  // go-plugin's servers honour PLUGIN_UNIX_SOCKET_DIR; a private 0700 directory keeps other
-  // local users from connecting to the socket.
-  const bases = [env.PLUGIN_UNIX_SOCKET_DIR, tmpdir(), '/tmp'].filter((b): b is string => !!b);
-  for (const base of bases) {
-    if (join(base, 'na-XXXXXX', 'plugin.sock').length > MAX_SOCKET_PATH) continue;
-    return mkdtempSync(join(base, 'na-'));
+/**
+ * A private 0700 directory for the plugin's socket (other local users cannot connect to it) in
+ * the first of `bases` where one can be made and the socket path fits: go-plugin's servers
+ * honour PLUGIN_UNIX_SOCKET_DIR, then the temp directory.
+ */
+export function makeSocketDir(bases: readonly string[]): string {
+  const tried: string[] = [];
+  for (const base of new Set(bases)) {
+    if (join(base, 'na-XXXXXX', 'plugin.sock').length > MAX_SOCKET_PATH) {
+      tried.push(`${base} (path too long)`);
+      continue;
+    }
+    try {
+      return mkdtempSync(join(base, 'na-'));
+    } catch (err) {
+      tried.push(`${base} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
   }
-  return mkdtempSync('/tmp/na-');
+  throw new AttestorError(
+    'ERR_IO',
+    `cannot make the plugin's socket directory in ${tried.join(', ')}: give the plugin a writable /tmp (an emptyDir where the root filesystem is read-only) or set PLUGIN_UNIX_SOCKET_DIR to a writable directory`,
+    { details: { input: 'PLUGIN_UNIX_SOCKET_DIR' } },
+  );
 }
 
 function bind(server: Server, address: string): Promise<void> {
@@ -146,7 +160,16 @@ export async function servePlugin(opts: ServePluginOptions): Promise<PluginHandl
   ];
   for (const b of bindings) server.addService(b.definition, b.implementation);
 
-  const dir = makeSocketDir(env);
+  let dir: string;
+  try {
+    dir = makeSocketDir([env.PLUGIN_UNIX_SOCKET_DIR, tmpdir(), '/tmp'].filter((d): d is string => !!d));
+  } catch (err) {
+    // SPIRE shows a plugin's stderr at its own log level only for hclog lines (plain lines only
+    // at debug): without this one the operator sees only "Failed to read any lines from plugin's
+    // stdout".
+    logger.error(err instanceof Error ? err.message : String(err), { code: 'ERR_IO' });
+    throw err;
+  }
   const socketPath = join(dir, 'plugin.sock');
   const removeSocket = (): void => {
     rmSync(dir, { recursive: true, force: true });

@@ -230,7 +230,7 @@ describe('waitForCertificate, wait mode poll (create + get only)', () => {
             isAttestorError(err, 'ERR_KUBE_FORBIDDEN') &&
             err.message.includes('User "spire-agent" cannot create') &&
             err.message.endsWith(
-              '; the bootstrap user needs create and get on certificatesigningrequests: apply k8s-configs/csr-create-role.yml and csr-create-rolebinding.yml (node-bound approval: k8s-configs/approver/30-agent-rbac.yml)',
+              '; the bootstrap user needs create and get on certificatesigningrequests: apply k8s-configs/csr-create-role.yml and csr-create-rolebinding.yml (node-bound approval: k8s-configs/approver/30-agent-rbac.yml; the deployment kit: deploy/agent/rbac.yaml)',
             ),
         );
       },

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect, type Settings } from 'node:http2';
 import { connect as netConnect } from 'node:net';
@@ -16,7 +16,12 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as S } from '../../../../src/gen/grpc/health/v1/health.js';
 import { createLogger } from '../../../../src/log/logger.js';
 import { GENERIC_INTERNAL_MESSAGE } from '../../../../src/spire/host/grpc-status.js';
-import { MAX_CONCURRENT_STREAMS, servePlugin } from '../../../../src/spire/host/serve-plugin.js';
+import {
+  MAX_CONCURRENT_STREAMS,
+  makeSocketDir,
+  servePlugin,
+} from '../../../../src/spire/host/serve-plugin.js';
+import { AttestorError } from '../../../../src/errors.js';
 import type { ServerNodeAttestor } from '../../../../src/spire/host/types.js';
 import { AGENT_HOST_SERVICES, FakeSpireHost, type LaunchOptions } from '../../../support/fake-spire-host.js';
 
@@ -296,6 +301,40 @@ describe('servePlugin socket placement', () => {
       assert.equal(statSync(dirname(h.socketPath)).mode & 0o777, 0o700);
       await h.stop();
       assert.equal(existsSync(dirname(h.socketPath)), false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to the temp directory when PLUGIN_UNIX_SOCKET_DIR cannot be used', async () => {
+    const h = await servePlugin({
+      side: 'server',
+      attestor,
+      logger,
+      processMode: false,
+      env: { PLUGIN_UNIX_SOCKET_DIR: '/nonexistent-na-socket-base' },
+    });
+    assert.equal(dirname(dirname(h.socketPath)), tmpdir());
+    await h.stop();
+  });
+
+  it('names every directory it tried, and what to do, when none can hold the socket', () => {
+    const base = mkdtempSync(join(tmpdir(), 'sockbase-'));
+    try {
+      const file = join(base, 'a-file');
+      writeFileSync(file, '');
+      assert.throws(
+        () => makeSocketDir(['/nonexistent-na-socket-base', file, `/tmp/${'x'.repeat(120)}`]),
+        (e: unknown) => {
+          assert.ok(e instanceof AttestorError);
+          assert.equal(e.code, 'ERR_IO');
+          assert.equal(
+            e.message,
+            `cannot make the plugin's socket directory in /nonexistent-na-socket-base (ENOENT), ${file} (ENOTDIR), /tmp/${'x'.repeat(120)} (path too long): give the plugin a writable /tmp (an emptyDir where the root filesystem is read-only) or set PLUGIN_UNIX_SOCKET_DIR to a writable directory`,
+          );
+          return true;
+        },
+      );
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

@@ -82,8 +82,11 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
     (await kubectl(['get', 'node', name, '-o', 'jsonpath={.metadata.uid}'])).trim();
   const agentPath = (uid: string): string => `/spire/agent/k8s_pod_cert/${CLUSTER}/${uid}`;
   const pcrs = async (): Promise<Pcr[]> =>
-    (JSON.parse(await kubectl(['get', 'podcertificaterequests', '-n', NS, '-o', 'json'])) as { items: Pcr[] })
-      .items;
+    (
+      JSON.parse(
+        await kubectl(['get', 'podcertificaterequests', '-n', NS, '-o', 'json', '--show-managed-fields']),
+      ) as { items: Pcr[] }
+    ).items;
   const condition = (p: Pcr, type: string): Condition | undefined =>
     p.status?.conditions?.find((c) => c.type === type && c.status === 'True');
   const nodeNamed = (name: string): Node => {
@@ -172,8 +175,8 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
       assert.equal(req.spec.serviceAccountName, 'spire-agent');
       // Field managers: the kubelet created it, the signer (its User-Agent) answered it.
       const managers = (req.metadata.managedFields ?? []).map((f) => f.manager);
-      assert.ok(managers.includes('kubelet'), managers.join(', '));
-      assert.ok(managers.includes('node-attestor-signer'), managers.join(', '));
+      assert.ok(managers.includes('kubelet'), `field managers: ${managers.join(', ')}`);
+      assert.ok(managers.includes('node-attestor-signer'), `field managers: ${managers.join(', ')}`);
       const issued = condition(req, 'Issued');
       assert.ok(issued !== undefined, JSON.stringify(req.status));
       assert.match(req.status?.certificateChain ?? '', /BEGIN CERTIFICATE/);

@@ -22,7 +22,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../harness/bins.js';
-import { KIT_NAMESPACE as NS, kitImage } from '../harness/deploy-kit.js';
+import {
+  KIT_NAMESPACE as NS,
+  agentDaemonSetName,
+  kitImage,
+  writeLocalOverlay,
+} from '../harness/deploy-kit.js';
 import {
   SIGNER_CA_BUNDLE_CONFIGMAP,
   SIGNER_CA_SECRET,
@@ -95,6 +100,31 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
     return n;
   };
 
+  /** The operator's two steps before the apply (docs/pod-certificates.md, "Deploy"). */
+  const createSignerCa = async (): Promise<void> => {
+    const dir = dirname(overlay);
+    writeFileSync(join(dir, 'ca.crt'), ca.pem);
+    writeFileSync(join(dir, 'ca.key'), ca.key.privateKeyPem);
+    await kubectl([
+      'create',
+      'secret',
+      'generic',
+      '-n',
+      NS,
+      SIGNER_CA_SECRET,
+      `--from-file=ca.crt=${join(dir, 'ca.crt')}`,
+      `--from-file=ca.key=${join(dir, 'ca.key')}`,
+    ]);
+    await kubectl([
+      'create',
+      'configmap',
+      '-n',
+      NS,
+      SIGNER_CA_BUNDLE_CONFIGMAP,
+      `--from-file=ca.crt=${join(dir, 'ca.crt')}`,
+    ]);
+  };
+
   before(async () => {
     kit = await startKitCluster({ clusterName: CLUSTER, trustDomain: TRUST_DOMAIN });
     const pluginChecksum =
@@ -116,29 +146,8 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
   });
 
   it('kubectl apply -k: each kubelet asks, the signer issues, each agent attests with k8s_pod_cert', async (t) => {
-    const dir = dirname(overlay);
-    writeFileSync(join(dir, 'ca.crt'), ca.pem);
-    writeFileSync(join(dir, 'ca.key'), ca.key.privateKeyPem);
-    // The operator's two steps before the apply (docs/pod-certificates.md, "Deploy").
     await kubectl(['create', 'namespace', NS]);
-    await kubectl([
-      'create',
-      'secret',
-      'generic',
-      '-n',
-      NS,
-      SIGNER_CA_SECRET,
-      `--from-file=ca.crt=${join(dir, 'ca.crt')}`,
-      `--from-file=ca.key=${join(dir, 'ca.key')}`,
-    ]);
-    await kubectl([
-      'create',
-      'configmap',
-      '-n',
-      NS,
-      SIGNER_CA_BUNDLE_CONFIGMAP,
-      `--from-file=ca.crt=${join(dir, 'ca.crt')}`,
-    ]);
+    await createSignerCa();
     appliedWall = Math.floor(Date.now() / 1000) * 1000;
     const t0 = performance.now();
     await kubectl(['apply', '-k', overlay]);
@@ -322,6 +331,76 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
       JSON.stringify(p.status),
     );
     await kubectl(['delete', 'pod', '-n', NS, 'intruder', '--wait=false']);
+  });
+
+  it('agent start -> SVID in the same cluster: k8s_csr, join_token, k8s_pod_cert (figures)', async (t) => {
+    needDeployed();
+    const pluginChecksum =
+      readFileSync(join(REPO_ROOT, 'dist', 'node-attestor.sha256'), 'utf8').split(/\s/)[0] ?? '';
+    const joinTokenOverlay = writeLocalOverlay({
+      dir: join(dirname(kit.overlay), 'join-token-overlay'),
+      clusterName: CLUSTER,
+      trustDomain: TRUST_DOMAIN,
+      serverPort: await freePort(),
+      pluginChecksum,
+      nodes: kit.nodes.map((n) => ({ name: n.name, kubeletPort: n.kubeletPort })),
+      nodeAttestor: 'join_token',
+    });
+    const runs: [string, string][] = [
+      ['k8s_csr', kit.overlay],
+      ['join_token', joinTokenOverlay],
+      ['k8s_pod_cert', overlay],
+    ];
+    for (const [attestor, dir] of runs) {
+      // A clean slate each time: a new spire-server (its data on an emptyDir), new agent pods.
+      const del = await kit.kubectlRaw(['delete', 'namespace', NS, '--wait=true', '--timeout=180s'], 200_000);
+      assert.equal(del.code, 0, del.stderr);
+      await kubectl(['create', 'namespace', NS]);
+      if (attestor === 'k8s_pod_cert') await createSignerCa();
+      const t0 = performance.now();
+      await kubectl(['apply', '-k', dir]);
+      if (attestor === 'join_token') {
+        // The operator's steps (as deploy-floor.test.ts): a token per node from the running server.
+        await until('spire-server healthy', ATTESTED_BOUND_MS, async () =>
+          (await kit.serverExec(['healthcheck'])).code === 0 ? true : undefined,
+        );
+        for (const n of kit.nodes) {
+          const r = await kit.serverExec([
+            'token',
+            'generate',
+            '-spiffeID',
+            `spiffe://${TRUST_DOMAIN}/node/${n.name}`,
+          ]);
+          const token = /Token: (\S+)/.exec(r.stdout)?.[1];
+          assert.ok(token !== undefined, `token generate: ${r.stdout}${r.stderr}`);
+          await kubectl([
+            'set',
+            'env',
+            '-n',
+            NS,
+            `daemonset/${agentDaemonSetName(n.name)}`,
+            `JOIN_TOKEN=${token}`,
+          ]);
+        }
+      }
+      await until(`both agents attested with ${attestor}`, ATTESTED_BOUND_MS, async () =>
+        (await kit.agents()).filter((a) => a.attestation_type === attestor).length === kit.nodes.length
+          ? true
+          : undefined,
+      );
+      const attestedWall = Date.now();
+      const all = performance.now() - t0;
+      // The agent pods that attested: the newest per node (join_token's set env replaced them).
+      const created = (await kit.pods())
+        .filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === 'spire-agent')
+        .map((p) => Date.parse((p.metadata as { creationTimestamp?: string }).creationTimestamp ?? ''));
+      const lastCreated = Math.max(...created);
+      t.diagnostic(
+        `${attestor}: apply -k -> both agents attested ${(all / 1000).toFixed(1)} s` +
+          `${attestor === 'join_token' ? ' (with the token steps)' : ''}; ` +
+          `last agent pod created -> both attested ${((attestedWall - lastCreated) / 1000).toFixed(1)} s (pod timestamps: whole seconds)`,
+      );
+    }
   });
 
   it("node B deleted and created again (new UID): its agent's old certificate no longer attests", async (t) => {

@@ -18,6 +18,7 @@
  * as diagnostics.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +47,10 @@ const TRUST_DOMAIN = 'example.org';
 /** apply -k -> both agents attested, on this 2-core machine shared with others. */
 const ATTESTED_BOUND_MS = 240_000;
 const HOUR = 3_600_000;
+/** The signer's -refresh-after here, in minutes (10: the API's minimum). */
+const REFRESH_AFTER_MIN = 10;
+/** The kubelet renews at beginRefreshAt plus up to 5 minutes of jitter. */
+const KUBELET_JITTER_MS = 5 * 60_000;
 
 interface Condition {
   type: string;
@@ -60,6 +65,7 @@ interface Pcr {
   status?: {
     conditions?: Condition[];
     certificateChain?: string;
+    notBefore?: string;
     beginRefreshAt?: string;
     notAfter?: string;
   };
@@ -69,7 +75,7 @@ interface CsrJson {
   spec: { username?: string; signerName?: string };
 }
 
-describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { timeout: 30 * 60_000 }, () => {
+describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { timeout: 45 * 60_000 }, () => {
   let kit: KitCluster;
   let overlay: string;
   let ca: TestCert;
@@ -136,6 +142,10 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
       serverPort: await freePort(),
       pluginChecksum,
       nodes: kit.nodes.map((n) => ({ name: n.name, kubeletPort: n.kubeletPort })),
+      // The shortest refresh the API allows (10 minutes after issue), and agents that rotate
+      // their SVID, and so re-attest, every minute: the rotation test sees both in minutes.
+      signerArgs: [`-refresh-after=${String(REFRESH_AFTER_MIN)}m`],
+      agentTtl: '2m',
     });
     // Published long enough for the signer's default -ca-publish-delay (1h from notBefore).
     ca = await createCa('CN=node-attestor signer CA', { notBefore: new Date(Date.now() - 2 * HOUR) });
@@ -437,5 +447,67 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
     t.diagnostic(seen);
     const ids = (await kit.agents()).map((a) => a.id.path);
     assert.ok(!ids.includes(agentPath(newUid)), ids.join(', '));
+  });
+  it("rotation: the kubelet renews at beginRefreshAt and node A's agent re-attests with the new certificate, not restarted", async (t) => {
+    needDeployed();
+    const a = kit.nodes[0];
+    assert.ok(a !== undefined);
+    const pod = await kit.agentPod(a.name);
+    assert.ok(pod !== undefined);
+    const restarts = pod.status.containerStatuses?.[0]?.restartCount;
+    const ofPod = async (): Promise<Pcr[]> =>
+      (await pcrs())
+        .filter((r) => r.spec.podUID === pod.metadata.uid && condition(r, 'Issued') !== undefined)
+        .sort((x, y) => Date.parse(x.metadata.creationTimestamp) - Date.parse(y.metadata.creationTimestamp));
+    const [first] = await ofPod();
+    assert.ok(first !== undefined, 'no issued request for the agent pod');
+    const refreshAt = Date.parse(first.status?.beginRefreshAt ?? '');
+    assert.equal(
+      refreshAt - Date.parse(first.status?.notBefore ?? ''),
+      REFRESH_AFTER_MIN * 60_000,
+      'beginRefreshAt is -refresh-after past notBefore',
+    );
+    const serialOf = (r: Pcr): string => {
+      const pem = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(
+        r.status?.certificateChain ?? '',
+      )?.[0];
+      assert.ok(pem !== undefined);
+      return new X509Certificate(pem).serialNumber.toLowerCase().replace(/^(00)+(?=.)/, '');
+    };
+    const uid = await nodeUid(a.name);
+    const serialSelector = async (): Promise<string | undefined> =>
+      (await kit.agents())
+        .find((x) => x.id.path === agentPath(uid))
+        ?.selectors.find((x) => x.type === 'k8s_pod_cert' && x.value.startsWith('serialnumber:'))
+        ?.value.slice('serialnumber:'.length);
+    assert.equal(await serialSelector(), serialOf(first), "the agent's selector names the first certificate");
+    t.diagnostic(
+      `first certificate issued ${String(first.status?.notBefore)}, beginRefreshAt ${String(first.status?.beginRefreshAt)}`,
+    );
+
+    // Bounded by beginRefreshAt, the kubelet's jitter and two minutes for its request to be answered.
+    const bound = Math.max(refreshAt - Date.now(), 0) + KUBELET_JITTER_MS + 2 * 60_000;
+    const renewed = await until(`the kubelet's second request for ${pod.metadata.name}`, bound, async () => {
+      const all = await ofPod();
+      return all.length >= 2 ? all[all.length - 1] : undefined;
+    });
+    const renewedAt = Date.parse(renewed.metadata.creationTimestamp);
+    assert.ok(
+      renewedAt >= refreshAt,
+      `renewed at ${renewed.metadata.creationTimestamp}, before beginRefreshAt`,
+    );
+    t.diagnostic(
+      `kubelet renewed at ${renewed.metadata.creationTimestamp} (${((renewedAt - refreshAt) / 1000).toFixed(0)} s after beginRefreshAt)`,
+    );
+    const next = serialOf(renewed);
+    assert.notEqual(next, serialOf(first));
+    // The agent's next re-attestation (it rotates every minute) reads the new file.
+    await until("node A's agent re-attested with the renewed certificate", 3 * 60_000, async () =>
+      (await serialSelector()) === next ? true : undefined,
+    );
+    const later = await kit.agentPod(a.name);
+    assert.ok(later !== undefined);
+    assert.equal(later.metadata.uid, pod.metadata.uid, 'the same agent pod');
+    assert.equal(later.status.containerStatuses?.[0]?.restartCount, restarts, 'the agent was not restarted');
   });
 });

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, binPath } from '../test/harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import type { Node } from '../test/harness/node.js';
+import { runKitAct } from './demo-kit.js';
 import {
   ourPlugin,
   startSpireAgent,
@@ -20,17 +22,26 @@ import {
 const { values } = parseArgs({
   options: {
     kubeconfig: { type: 'string' },
+    nodes: { type: 'string', default: '1' },
     keep: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help === true) {
   process.stdout.write(
-    'usage: npm run demo [-- --kubeconfig <admin kubeconfig>] [-- --keep]\n' +
-      '  without --kubeconfig: starts a local control plane (etcd, kube-apiserver, kube-controller-manager)\n' +
+    'usage: npm run demo [-- --kubeconfig <admin kubeconfig>] [-- --nodes N] [-- --keep]\n' +
+      '  without --kubeconfig: starts a local control plane (etcd, kube-apiserver, kube-controller-manager,\n' +
+      '    kube-scheduler), runs the tutorial on the host (act 1), then joins N real nodes (kubelet +\n' +
+      '    containerd, TLS bootstrap) and deploys the kit (deploy/) on them as pods (act 2)\n' +
+      '  --nodes N: nodes for act 2 (default 1, at most 2; 0 skips act 2)\n' +
       '  --keep: leave the local control plane and the demo files in place at the end\n',
   );
   process.exit(0);
+}
+const nodeCount = Number(values.nodes);
+if (!Number.isInteger(nodeCount) || nodeCount < 0 || nodeCount > 2) {
+  process.stderr.write(`demo: --nodes must be 0, 1 or 2 (got '${values.nodes}')\n`);
+  process.exit(2);
 }
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -89,6 +100,7 @@ const keysDir = join(work, 'keys');
 let cp: ControlPlane | undefined;
 let spireServer: SpireServer | undefined;
 let spireAgent: SpireAgent | undefined;
+const nodes: Node[] = [];
 
 try {
   let kubeconfig: string;
@@ -98,7 +110,11 @@ try {
     const t0 = performance.now();
     cp = await waitingFor(
       'the control plane to be ready',
-      startControlPlane({ log: (l) => process.stdout.write(`  starting ${l}\n`) }),
+      startControlPlane({
+        // Act 2's nodes need the scheduler and the workload controllers.
+        workloads: nodeCount > 0,
+        log: (l) => process.stdout.write(`  starting ${l}\n`),
+      }),
     );
     process.stdout.write(`  ready in ${seconds(t0)}; admin kubeconfig ${cp.adminKubeconfig}\n`);
     kubeconfig = cp.adminKubeconfig;
@@ -241,9 +257,34 @@ try {
     spireServer.socketPath,
   ]);
 
+  if (cp !== undefined && nodeCount > 0) {
+    // Act 1's SPIRE and its hand-made Node make way for real nodes and the kit's pods.
+    await spireAgent.stop();
+    await spireServer.stop();
+    spireAgent = undefined;
+    spireServer = undefined;
+    execFileSync(kubectl, ['delete', 'node', nodeName], { env, stdio: 'ignore' });
+    await runKitAct(
+      cp,
+      nodeCount,
+      work,
+      {
+        step,
+        show,
+        waitingFor,
+        say: (line) => process.stdout.write(`${line}\n`),
+      },
+      nodes,
+    );
+  } else if (cp === undefined) {
+    process.stdout.write(
+      '\n(act 2, the kit on real nodes, runs on the local cluster; for this cluster, see docs/deploy.md)\n',
+    );
+  }
+
   endStep();
   process.stdout.write(
-    `\n${bold('Done:')} the node got a certificate from the cluster CA through the CSR API, and SPIRE attested it with k8s_csr.\nFiles of this demo: ${work}\n`,
+    `\n${bold('Done:')} the node got a certificate from the cluster CA through the CSR API, and SPIRE attested it with k8s_csr${nodes.length > 0 ? `;\nthen ${String(nodes.length)} real node(s) joined, the kit ran SPIRE and the approver as pods, the agents attested, and a workload pod got its SVID` : ''}.\nFiles of this demo: ${work}\n`,
   );
 } catch (err) {
   process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -258,6 +299,7 @@ try {
   }
   await spireAgent?.stop();
   await spireServer?.stop();
+  for (const n of nodes.reverse()) await n.stop();
   await cp?.stop();
   if (values.keep !== true) rmSync(work, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 /**
  * Builds the certificate for an admitted PodCertificateRequest: exactly the profile the
- * k8s_pod_cert server plugin checks (src/pod-cert/profile.ts), signed by the chosen CA.
+ * k8s_pod_cert server plugin checks (src/attestation/pod-cert-profile.ts), signed by the chosen CA.
  *
  *   subject  CN=node-attestor pod certificate (fixed: the facts are in the URI, where no
  *            64-character CN limit truncates a 253-character pod name)

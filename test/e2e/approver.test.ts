@@ -376,6 +376,10 @@ describe('node-bound CSR approver on a real control plane', () => {
       assert.equal(decisionsOf(d).length, 1, c.metadata.name);
       assert.deepEqual(decisionsOf(d), [created.indexOf(c) % 2 === 0 ? 'Approved' : 'Denied']);
     }
+    // The decision line is logged after the write, through a pipe: wait for it, not only the CSR.
+    await until('the leader to log every decision', () =>
+      Promise.resolve(created.every((c) => decisionLines(leader).has(c.metadata.name)) ? true : undefined),
+    );
     const led = decisionLines(leader);
     for (const c of created)
       assert.equal(led.get(c.metadata.name), 1, `${c.metadata.name} decided once by the leader`);
@@ -422,6 +426,10 @@ describe('node-bound CSR approver on a real control plane', () => {
       assert.equal(decisionsOf(d).length, 1);
       assert.deepEqual(decisionsOf(d), [created.indexOf(c) % 3 === 0 ? 'Denied' : 'Approved']);
     }
+    // The decision line is logged after the write, through a pipe: wait for it, not only the CSR.
+    await until('the restarted approver to log its decisions', () =>
+      Promise.resolve([...afterKill].every((n) => decisionLines(second).has(n)) ? true : undefined),
+    );
     const firstLines = decisionLines(first);
     const secondLines = decisionLines(second);
     for (const c of created) {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { agentDaemonSetName, KIT_NAMESPACE as NS } from '../harness/deploy-kit.js';
+import { agentDaemonSetName, KIT_NAMESPACE as NS, workloadEntryArgs } from '../harness/deploy-kit.js';
 import { startKitCluster, type KitCluster } from './support/kit-cluster.js';
 
 const TRUST_DOMAIN = 'example.org';
@@ -61,16 +61,7 @@ describe('the kit with join_token instead of k8s_csr (the floor)', { timeout: 20
     assert.ok(nodeA !== undefined);
     const entryAt = performance.now();
     const entry = await kit.serverExec([
-      'entry',
-      'create',
-      '-parentID',
-      `spiffe://${TRUST_DOMAIN}/node/${nodeA.name}`,
-      '-spiffeID',
-      WORKLOAD_ID,
-      '-selector',
-      'k8s:ns:default',
-      '-selector',
-      'k8s:sa:workload',
+      ...workloadEntryArgs(`spiffe://${TRUST_DOMAIN}/node/${nodeA.name}`, WORKLOAD_ID),
     ]);
     assert.equal(entry.code, 0, entry.stderr);
     await kit.createWorkload(nodeA.name);

@@ -22,7 +22,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KIT_DIR, KIT_NAMESPACE as NS, agentDaemonSetName } from '../harness/deploy-kit.js';
+import {
+  KIT_DIR,
+  KIT_NAMESPACE as NS,
+  agentDaemonSetName,
+  workloadEntryArgs,
+} from '../harness/deploy-kit.js';
 import type { Node } from '../harness/node.js';
 import type { AttestedAgent } from '../harness/spire.js';
 import { isReady, startKitCluster, type KitCluster } from './support/kit-cluster.js';
@@ -182,16 +187,7 @@ describe('the deployment kit (kubectl apply -k deploy/) on two real nodes', { ti
     needDeployed();
     const entryAt = performance.now();
     const entry = await serverExec([
-      'entry',
-      'create',
-      '-parentID',
-      `spiffe://${TRUST_DOMAIN}${agentPath(nodeA.name)}`,
-      '-spiffeID',
-      WORKLOAD_ID,
-      '-selector',
-      'k8s:ns:default',
-      '-selector',
-      'k8s:sa:workload',
+      ...workloadEntryArgs(`spiffe://${TRUST_DOMAIN}${agentPath(nodeA.name)}`, WORKLOAD_ID),
     ]);
     assert.equal(entry.code, 0, entry.stderr);
     await kit.createWorkload(nodeA.name);

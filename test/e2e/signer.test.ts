@@ -22,7 +22,7 @@ import { ManagedProcess } from '../harness/processes.js';
 import { ourPlugin, startSpireAgent, startSpireServer, type SpireServer } from '../harness/spire.js';
 import { createCa, createNodeClientCert, type TestCert, type TestKey } from '../support/pki.js';
 import { withCertificateReader } from '../../src/attestation/chain/certificate.js';
-import { checkPodCertProfile } from '../../src/pod-cert/profile.js';
+import { checkPodCertProfile } from '../../src/attestation/pod-cert-profile.js';
 import { CLI } from './support/cli.js';
 import { PCRS, SIGNER, createPcrAs, podWithPodCertVolume, stubRequest } from './support/pod-cert-cluster.js';
 

@@ -22,6 +22,88 @@ import { REPO_ROOT } from './bins.js';
 
 export const KIT_DIR = join(REPO_ROOT, 'deploy');
 export const KIT_NAMESPACE = 'spire';
+/** The Workload API socket on each node (deploy/agent/agent.conf). */
+export const KIT_SOCKET = '/run/spire/agent-sockets/spire-agent.sock';
+
+/** kubectl arguments: spire-server's CLI inside the kit's server pod, with `args`. */
+export function serverCliArgs(args: readonly string[]): string[] {
+  return [
+    'exec',
+    '-n',
+    KIT_NAMESPACE,
+    'spire-server-0',
+    '-c',
+    'spire-server',
+    '--',
+    '/opt/spire/bin/spire-server',
+    ...args,
+  ];
+}
+
+/** `spire-server entry create` arguments for the workload pod's entry (k8s:ns + k8s:sa selectors). */
+export function workloadEntryArgs(parentId: string, spiffeId: string): string[] {
+  return [
+    'entry',
+    'create',
+    '-parentID',
+    parentId,
+    '-spiffeID',
+    spiffeId,
+    '-selector',
+    'k8s:ns:default',
+    '-selector',
+    'k8s:sa:workload',
+  ];
+}
+
+/** kubectl arguments: `spire-agent api fetch x509` inside the workload pod `name`. */
+export function workloadFetchArgs(name: string): string[] {
+  return [
+    'exec',
+    '-n',
+    'default',
+    name,
+    '--',
+    '/opt/spire/bin/spire-agent',
+    'api',
+    'fetch',
+    'x509',
+    '-socketPath',
+    KIT_SOCKET,
+  ];
+}
+
+/**
+ * A workload pod `name` in `default` on `node`, service account `workload`, with the agent's
+ * socket directory mounted: the spire-agent image as a workload (its CLI talks to the Workload
+ * API, and the image is on every node already); `api watch` keeps it running.
+ */
+export function workloadPod(name: string, node: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      serviceAccountName: 'workload',
+      nodeSelector: { 'kubernetes.io/hostname': node },
+      containers: [
+        {
+          name: 'workload',
+          image: kitImage('spire-agent'),
+          imagePullPolicy: 'Never',
+          command: ['/opt/spire/bin/spire-agent'],
+          args: ['api', 'watch', '-socketPath', KIT_SOCKET],
+          volumeMounts: [
+            { name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'spire-agent-socket', hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' } },
+      ],
+    },
+  };
+}
 
 export interface LocalKitNode {
   readonly name: string;

@@ -13,7 +13,10 @@ import { REPO_ROOT, binPath } from '../../harness/bins.js';
 import { startControlPlane, type ControlPlane } from '../../harness/control-plane.js';
 import {
   KIT_NAMESPACE as NS,
-  kitImage,
+  KIT_SOCKET,
+  serverCliArgs,
+  workloadFetchArgs,
+  workloadPod,
   writeLocalOverlay,
   type LocalKitOptions,
 } from '../../harness/deploy-kit.js';
@@ -22,8 +25,7 @@ import { builtImageArchive } from '../../harness/node-images.js';
 import { freePort } from '../../harness/ports.js';
 import type { AttestedAgent } from '../../harness/spire.js';
 
-/** The Workload API socket on each node (deploy/agent/agent.conf). */
-export const KIT_SOCKET = '/run/spire/agent-sockets/spire-agent.sock';
+export { KIT_SOCKET };
 
 export interface Exec {
   readonly code: number;
@@ -152,18 +154,7 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
       return parts.join('\n');
     };
 
-    const serverExec = (args: readonly string[]): Promise<Exec> =>
-      kubectlRaw([
-        'exec',
-        '-n',
-        NS,
-        'spire-server-0',
-        '-c',
-        'spire-server',
-        '--',
-        '/opt/spire/bin/spire-server',
-        ...args,
-      ]);
+    const serverExec = (args: readonly string[]): Promise<Exec> => kubectlRaw(serverCliArgs(args));
 
     return {
       cp,
@@ -194,51 +185,10 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
       },
       createWorkload: async (node) => {
         await kubectl(['create', 'serviceaccount', '-n', 'default', 'workload']);
-        // The spire-agent image as a workload: its CLI talks to the Workload API, and the image
-        // is on every node already. `api watch` keeps it running; tests fetch with `api fetch`.
-        const pod = {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'workload', namespace: 'default' },
-          spec: {
-            serviceAccountName: 'workload',
-            nodeSelector: { 'kubernetes.io/hostname': node },
-            containers: [
-              {
-                name: 'workload',
-                image: kitImage('spire-agent'),
-                imagePullPolicy: 'Never',
-                command: ['/opt/spire/bin/spire-agent'],
-                args: ['api', 'watch', '-socketPath', KIT_SOCKET],
-                volumeMounts: [
-                  { name: 'spire-agent-socket', mountPath: '/run/spire/agent-sockets', readOnly: true },
-                ],
-              },
-            ],
-            volumes: [
-              {
-                name: 'spire-agent-socket',
-                hostPath: { path: '/run/spire/agent-sockets', type: 'Directory' },
-              },
-            ],
-          },
-        };
+        const pod = workloadPod('workload', node);
         await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
       },
-      fetchSvid: () =>
-        kubectlRaw([
-          'exec',
-          '-n',
-          'default',
-          'workload',
-          '--',
-          '/opt/spire/bin/spire-agent',
-          'api',
-          'fetch',
-          'x509',
-          '-socketPath',
-          KIT_SOCKET,
-        ]),
+      fetchSvid: () => kubectlRaw(workloadFetchArgs('workload')),
       podLogs: async (pod, ns = NS) =>
         (await kubectlRaw(['logs', '-n', ns, pod])).stdout +
         (await kubectlRaw(['logs', '-n', ns, pod, '--previous'])).stdout,

@@ -45,8 +45,23 @@ describe('deploy/pod-cert (the kit with pod certificates)', () => {
       );
   });
 
+  for (const [conf, base] of [
+    ['agent.conf', join('agent', 'agent.conf')],
+    ['server.conf', join('server', 'server.conf')],
+  ] as const)
+    it(`its ${conf} is the kit's deploy/${base} with only the NodeAttestor block swapped`, () => {
+      // Comments may differ (they say what each variant does); the settings may not.
+      const settings = (text: string): string =>
+        text
+          .split('\n')
+          .filter((l) => !/^\s*#/.test(l))
+          .join('\n')
+          .replace(/\n {2}NodeAttestor "[a-z0-9_]+" \{\n[\s\S]*?\n {2}\}\n/, '\n  NodeAttestor\n');
+      assert.equal(settings(read('deploy', 'pod-cert', conf)), settings(read('deploy', base)));
+    });
+
   it('its SPIRE configs read only the parameters the kit defines', () => {
-    const defined = new Set<string>(['NODE_NAME']);
+    const defined = new Set<string>(['NODE_NAME', 'HOST_IP']);
     for (const line of read('deploy', 'params.env').split('\n')) {
       const m = /^([A-Z_][A-Z0-9_]*)=/.exec(line.trim());
       if (m?.[1] !== undefined) defined.add(m[1]);

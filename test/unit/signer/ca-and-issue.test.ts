@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { chooseSigningCa, parseCaMaterial, secretCaSource } from '../../../src/signer/ca.js';
 import { issueCertificate, issueTimes } from '../../../src/signer/issue.js';
 import { checkRequestKey } from '../../../src/signer/request-key.js';
-import { checkPodCertProfile } from '../../../src/pod-cert/profile.js';
+import { checkPodCertProfile } from '../../../src/attestation/pod-cert-profile.js';
 import { withCertificateReader } from '../../../src/attestation/chain/certificate.js';
 import type { PodIdentity } from '../../../src/pod-cert/identity.js';
 import { createCa } from '../../support/pki.js';

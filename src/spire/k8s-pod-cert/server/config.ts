@@ -12,7 +12,7 @@ import { readCaBundleFile } from '../../../kube/pem.js';
 import { compileServerConfig, type CompiledServerConfig } from '../../../attestation/verify-attestation.js';
 import { DEFAULT_MAX_INTERMEDIATES } from '../../../attestation/payload.js';
 import type { KubeAccessOptions } from '../../../kube/access.js';
-import { checkPodCertProfile } from '../../../pod-cert/profile.js';
+import { checkPodCertProfile } from '../../../attestation/pod-cert-profile.js';
 import { SIGNER_DEFAULTS } from '../../../signer/settings.js';
 import { ConfigReader } from '../../host/index.js';
 import { labelKeyProblem } from '../../k8s-csr/server/config.js';

@@ -1,7 +1,7 @@
 /**
  * The server half of k8s_pod_cert: the payload's chain must verify to the cluster's signer CA
  * bundle, the leaf must be exactly the signer's profile for the configured signer name
- * (src/pod-cert/profile.ts), then one challenge round under a deadline and a bound on pending
+ * (src/attestation/pod-cert-profile.ts), then one challenge round under a deadline and a bound on pending
  * challenges (the k8s_csr plugin's PendingChallenges) proves the agent holds the key, and the
  * validity is checked again at the response. Only then the cluster is asked: the Node named in the
  * certificate exists with the certificate's node UID (verify_node, default on) and, with

@@ -12,12 +12,12 @@
 import type { X509Certificate } from 'node:crypto';
 import { nodeNameProblem } from '../csr/profile.js';
 import { AttestorError } from '../errors.js';
-import { KeyUsage, readCertificate } from '../attestation/chain/certificate.js';
-import { describeKey, popKind } from '../attestation/pop-key.js';
-import type { LeafIdentity } from '../attestation/verify-attestation.js';
+import { KeyUsage, readCertificate } from './chain/certificate.js';
+import { describeKey, popKind } from './pop-key.js';
+import type { LeafIdentity } from './verify-attestation.js';
 import { ATTRIBUTE_TYPES, OID } from '../x509/oids.js';
-import { POD_CERT_CN, decodePodIdentity } from './identity.js';
-import { rawExtensions, subjectAltNames } from './raw-extensions.js';
+import { POD_CERT_CN, decodePodIdentity } from '../pod-cert/identity.js';
+import { rawExtensions, subjectAltNames } from '../pod-cert/raw-extensions.js';
 
 const ALLOWED_EXTENSIONS = new Set<string>([
   OID.basicConstraints,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { checkPodCertProfile } from '../../../src/pod-cert/profile.js';
+import { checkPodCertProfile } from '../../../src/attestation/pod-cert-profile.js';
 import { decodePodIdentity, encodePodIdentity, type PodIdentity } from '../../../src/pod-cert/identity.js';
 import { buildCertificate, type ExtensionSpec } from '../../../src/signer/certificate-builder.js';
 import { podCertExtensions } from '../../../src/signer/issue.js';

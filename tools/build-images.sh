@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the container images — node-attestor, spire-server and spire-agent with the k8s_csr
-# plugin — with buildah, no daemon and no registry: every Dockerfile (images/<name>/) is FROM
+# and k8s_pod_cert plugins — with buildah, no daemon and no registry: every Dockerfile (images/<name>/) is FROM
 # scratch and copies a root filesystem that tools/image-rootfs.sh assembles from this machine's
 # files (the executables and exactly the glibc libraries they link). Each image is kept as an OCI
 # archive in a cache outside the repo, keyed by the content hash of everything that goes into it:
@@ -97,6 +97,8 @@ specs_of() {
       echo "file:/usr/local/bin/node-attestor.sha256=$exe.sha256"
       echo "link:/usr/local/bin/k8s-csr-agent-plugin=node-attestor"
       echo "link:/usr/local/bin/k8s-csr-server-plugin=node-attestor"
+      echo "link:/usr/local/bin/k8s-pod-cert-agent-plugin=node-attestor"
+      echo "link:/usr/local/bin/k8s-pod-cert-server-plugin=node-attestor"
       ;;
     spire-server | spire-agent)
       local role=${1#spire-}
@@ -104,6 +106,7 @@ specs_of() {
       echo "exe:/opt/spire/plugins/node-attestor=$exe"
       echo "file:/opt/spire/plugins/node-attestor.sha256=$exe.sha256"
       echo "link:/opt/spire/plugins/k8s-csr-$role-plugin=node-attestor"
+      echo "link:/opt/spire/plugins/k8s-pod-cert-$role-plugin=node-attestor"
       ;;
     pause) echo "exe:/pause=$pause_bin" ;;
   esac

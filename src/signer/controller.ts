@@ -27,6 +27,8 @@ export interface SignerControllerOptions {
   readonly ca: CaSource;
   readonly caPublishDelayMs: number;
   readonly maxExpirationMs: number;
+  /** beginRefreshAt this long after notBefore; undefined: half the lifetime. */
+  readonly refreshAfterMs?: number;
   readonly workers: number;
   readonly isLeader: () => boolean;
   readonly lookup: (key: string) => PcrEntry | undefined;
@@ -137,6 +139,7 @@ export class SignerController {
       maxLifetimeMs: this.#o.maxExpirationMs,
       requestMaxSeconds: s.maxExpirationSeconds,
       caNotAfter: choice.ca.notAfter,
+      ...(this.#o.refreshAfterMs === undefined ? {} : { refreshAfterMs: this.#o.refreshAfterMs }),
     });
     if (times === undefined)
       return {

@@ -10,8 +10,8 @@
  * Timing (the API server checks all of it): notBefore = now in whole seconds (it must be within
  * 5 minutes of the API server's clock); notAfter = notBefore + min(-max-expiration,
  * spec.maxExpirationSeconds), and never past the CA's own notAfter; beginRefreshAt at half the
- * lifetime, kept at least 10 minutes from both ends (the API's rule) so the kubelet has the
- * second half, less its up to 5 minutes of jitter, to renew.
+ * lifetime (or -refresh-after from notBefore), kept at least 10 minutes from both ends (the API's
+ * rule) so the kubelet has the rest, less its up to 5 minutes of jitter, to renew.
  */
 import type { KeyObject } from 'node:crypto';
 import { encodePodIdentity, POD_CERT_CN, type PodIdentity } from '../pod-cert/identity.js';
@@ -26,8 +26,10 @@ import { akiExtension, buildCertificate, type ExtensionSpec } from './certificat
 export const MIN_LIFETIME_MS = 3_600_000;
 /** beginRefreshAt must be at least this far from notBefore and notAfter. */
 const REFRESH_MARGIN_MS = 600_000;
-/** The fraction of the lifetime after which the kubelet should renew. */
+/** The fraction of the lifetime after which the kubelet should renew (without -refresh-after). */
 const REFRESH_FRACTION = 0.5;
+/** The shortest -refresh-after that can take effect (the API's margin from notBefore). */
+export const MIN_REFRESH_AFTER_MS = REFRESH_MARGIN_MS;
 
 export interface IssueTimes {
   readonly notBefore: Date;
@@ -38,14 +40,21 @@ export interface IssueTimes {
 /** The validity and refresh time of a certificate issued at `now`; undefined when under an hour. */
 export function issueTimes(
   now: Date,
-  o: { readonly maxLifetimeMs: number; readonly requestMaxSeconds: number; readonly caNotAfter: Date },
+  o: {
+    readonly maxLifetimeMs: number;
+    readonly requestMaxSeconds: number;
+    readonly caNotAfter: Date;
+    /** beginRefreshAt this long after notBefore instead of at half the lifetime. */
+    readonly refreshAfterMs?: number;
+  },
 ): IssueTimes | undefined {
   const nb = Math.floor(now.getTime() / 1000) * 1000;
   const lifetime = Math.min(o.maxLifetimeMs, o.requestMaxSeconds * 1000);
   const na = Math.min(nb + lifetime, Math.floor(o.caNotAfter.getTime() / 1000) * 1000);
   if (na - nb < MIN_LIFETIME_MS) return undefined;
+  const after = o.refreshAfterMs ?? (na - nb) * REFRESH_FRACTION;
   const refresh = Math.min(
-    Math.max(nb + Math.floor(((na - nb) * REFRESH_FRACTION) / 1000) * 1000, nb + REFRESH_MARGIN_MS),
+    Math.max(nb + Math.floor(after / 1000) * 1000, nb + REFRESH_MARGIN_MS),
     na - REFRESH_MARGIN_MS,
   );
   return { notBefore: new Date(nb), notAfter: new Date(na), beginRefreshAt: new Date(refresh) };

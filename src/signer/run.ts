@@ -118,6 +118,7 @@ export async function runSigner(o: SignerSettings, d: RunSignerDeps): Promise<vo
         ca,
         caPublishDelayMs: o.caPublishDelayMs,
         maxExpirationMs: o.maxExpirationMs,
+        ...(o.refreshAfterMs === undefined ? {} : { refreshAfterMs: o.refreshAfterMs }),
         workers: o.workers,
         isLeader,
         lookup: (key) => inf.get(key),

@@ -15,6 +15,8 @@ export interface SignerSettings extends KubeAccessOptions, ControllerSettings {
   readonly allowServiceAccounts: readonly string[];
   readonly requirePodLabels: Readonly<Record<string, string>>;
   readonly maxExpirationMs: number;
+  /** beginRefreshAt this long after notBefore; undefined: half the lifetime. */
+  readonly refreshAfterMs?: number;
   readonly ca: CaSourceSetting;
   readonly caPublishDelayMs: number;
   readonly caReloadMs: number;

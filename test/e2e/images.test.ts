@@ -221,21 +221,23 @@ describe('container images (tools/build-images.sh)', () => {
       assert.match(r.stdout + r.stderr, /^1\.13\.3/);
     });
 
-    it(`the ${role} plugin link in the ${name} image refuses to run outside SPIRE, saying so`, async () => {
-      const r = await inImage(name, [`/opt/spire/plugins/k8s-csr-${role}-plugin`]);
-      assert.equal(r.code, 1);
-      assert.match(
-        r.stderr,
-        /this program is a SPIRE NodeAttestor plugin that spire-server or spire-agent starts/,
-      );
-      assert.match(r.stderr, /NodeAttestor=NodeAttestor is not set/);
-    });
+    for (const plugin of ['k8s-csr', 'k8s-pod-cert'] as const) {
+      it(`the ${plugin} ${role} plugin link in the ${name} image refuses to run outside SPIRE, saying so`, async () => {
+        const r = await inImage(name, [`/opt/spire/plugins/${plugin}-${role}-plugin`]);
+        assert.equal(r.code, 1);
+        assert.match(
+          r.stderr,
+          /this program is a SPIRE NodeAttestor plugin that spire-server or spire-agent starts/,
+        );
+        assert.match(r.stderr, /NodeAttestor=NodeAttestor is not set/);
+      });
 
-    it(`the ${role} plugin link in the ${name} image answers SPIRE's handshake`, async () => {
-      const line = await handshakeLine(name, `/opt/spire/plugins/k8s-csr-${role}-plugin`);
-      // The socket is in the image's own /tmp: the only writable place it has.
-      assert.match(line, /^1\|1\|unix\|\/tmp\/\S+\|grpc\|?$/);
-    });
+      it(`the ${plugin} ${role} plugin link in the ${name} image answers SPIRE's handshake`, async () => {
+        const line = await handshakeLine(name, `/opt/spire/plugins/${plugin}-${role}-plugin`);
+        // The socket is in the image's own /tmp: the only writable place it has.
+        assert.match(line, /^1\|1\|unix\|\/tmp\/\S+\|grpc\|?$/);
+      });
+    }
 
     it(`the ${name} image's plugin_checksum file is the sha256 of the plugin executable in it`, () => {
       const { rootfs } = image(name);

@@ -18,6 +18,7 @@ import {
   type SignerSettings,
 } from '../../signer/settings.js';
 import { nodeNameProblem } from '../../csr/profile.js';
+import { MIN_REFRESH_AFTER_MS } from '../../signer/issue.js';
 
 export type SignerOptions = SignerSettings & KubeFlags & LogFlags;
 
@@ -65,6 +66,14 @@ export const SIGNER_FLAGS: readonly FlagSpec<Group>[] = [
     group: 'Signing',
     help: "longest certificate lifetime (1h to 2184h); a request's spec.maxExpirationSeconds lowers it",
     shownDefault: formatDuration(DEFAULTS.maxExpirationMs),
+  },
+  {
+    name: 'refresh-after',
+    type: 'string',
+    arg: 'duration',
+    group: 'Signing',
+    help: 'beginRefreshAt this long after notBefore (10m or more; kept 10m before notAfter), when the kubelet renews; e.g. 10m for short rotation tests',
+    shownDefault: 'half the lifetime',
   },
   workersFlagSpec('Signing', 'requests answered', DEFAULTS),
   {
@@ -167,6 +176,15 @@ export function parseSignerCommandLine(argv: readonly string[]): SignerCommand {
     max: MAX_LIFETIME_MS,
   });
 
+  const refreshAfter = s('refresh-after');
+  const refreshAfterMs =
+    refreshAfter === undefined
+      ? undefined
+      : durationFlag(refreshAfter, 'refresh-after', MIN_REFRESH_AFTER_MS, {
+          min: MIN_REFRESH_AFTER_MS,
+          max: MAX_LIFETIME_MS,
+        });
+
   const certFile = nonEmpty(s('ca-cert-file'), 'ca-cert-file');
   const keyFile = nonEmpty(s('ca-key-file'), 'ca-key-file');
   const secret = nonEmpty(s('ca-secret'), 'ca-secret');
@@ -210,6 +228,7 @@ export function parseSignerCommandLine(argv: readonly string[]): SignerCommand {
       allowServiceAccounts,
       requirePodLabels,
       maxExpirationMs,
+      ...(refreshAfterMs === undefined ? {} : { refreshAfterMs }),
       ca,
       caPublishDelayMs,
       caReloadMs,

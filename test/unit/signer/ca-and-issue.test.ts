@@ -111,6 +111,23 @@ describe('issued certificates', () => {
     assert.equal(capped, undefined, 'under an hour left on the CA: no certificate');
   });
 
+  it('-refresh-after moves beginRefreshAt, still 10 min from either end', () => {
+    const now = new Date('2026-12-06T12:00:00.400Z');
+    const far = new Date('2030-01-01T00:00:00Z');
+    const at = (refreshAfterMs: number, requestMaxSeconds = 86_400): string | undefined =>
+      issueTimes(now, {
+        maxLifetimeMs: 24 * HOUR,
+        requestMaxSeconds,
+        caNotAfter: far,
+        refreshAfterMs,
+      })?.beginRefreshAt.toISOString();
+    assert.equal(at(10 * 60_000), '2026-12-06T12:10:00.000Z');
+    assert.equal(at(2 * HOUR), '2026-12-06T14:00:00.000Z');
+    // Never closer than 10 minutes to notBefore or notAfter (the API refuses it).
+    assert.equal(at(60_000), '2026-12-06T12:10:00.000Z');
+    assert.equal(at(2 * HOUR, 3600), '2026-12-06T12:50:00.000Z');
+  });
+
   for (const keyAlg of ['ecdsa-p384', 'rsa-2048'] as const)
     it(`is signed by a ${keyAlg} CA`, async () => {
       const ca = await createCa('CN=signer-ca', { keyAlg });

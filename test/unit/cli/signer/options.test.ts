@@ -54,6 +54,8 @@ describe('signer flags', () => {
       'example.com/agents',
       '-max-expiration',
       '2h',
+      '-refresh-after',
+      '10m',
       '-ca-publish-delay',
       '0s',
       '-leader-elect=false',
@@ -65,6 +67,7 @@ describe('signer flags', () => {
     assert.deepEqual(o.requirePodLabels, { app: 'spire-agent', tier: 'node' });
     assert.equal(o.signerName, 'example.com/agents');
     assert.equal(o.maxExpirationMs, 2 * 3_600_000);
+    assert.equal(o.refreshAfterMs, 600_000);
     assert.equal(o.caPublishDelayMs, 0);
     assert.equal(o.leaderElect, false);
     assert.equal(o.workers, 16);
@@ -87,6 +90,7 @@ describe('signer flags', () => {
       [[...BASE, '-require-pod-label', 'app'], /is not key=value/],
       [[...BASE, '-max-expiration', '30m'], /-max-expiration must be at least 1h0m0s/],
       [[...BASE, '-max-expiration', '2200h'], /-max-expiration must be at most/],
+      [[...BASE, '-refresh-after', '5m'], /-refresh-after must be at least 10m0s/],
       [[...BASE, '-ca-reload-interval', '10ms'], /-ca-reload-interval must be at least 1s/],
       [[...BASE, '-workers', '0'], /-workers must be a whole number from 1 to 64/],
       [[...BASE, '-lease-duration', '10s'], /must be longer than -renew-deadline/],

@@ -55,13 +55,8 @@ export async function runKitAct(
 ): Promise<void> {
   const kubectl = binPath('kubectl');
   const env = { ...process.env, KUBECONFIG: cp.adminKubeconfig };
-  const run = (args: readonly string[]): { code: number; out: string } => {
-    try {
-      return { code: 0, out: io.show(kubectl, args, env) };
-    } catch {
-      return { code: 1, out: '' };
-    }
-  };
+  // Every shown command must succeed (show throws on a non-zero exit): the demo stops at the first failure.
+  const run = (args: readonly string[]): string => io.show(kubectl, args, env);
   const quiet = (args: readonly string[]): string => spawnQuiet(kubectl, args, env);
 
   io.step(

@@ -18,7 +18,7 @@ import { startCluster, type Cluster } from '../harness/cluster.js';
 import { REPO_ROOT } from '../harness/bins.js';
 import { httpRequestText, type HttpResult } from '../harness/http-request.js';
 import type { ControlPlane } from '../harness/control-plane.js';
-import { cidrsOverlap, reapStaleHostNet } from '../harness/host-net.js';
+import { cidrsOverlap, listBridges, reapStaleHostNet } from '../harness/host-net.js';
 import type { Node } from '../harness/node.js';
 import { PAUSE_IMAGE, builtImageArchive, criImageName, imageRef } from '../harness/node-images.js';
 import { waitNoProcesses } from './support/ps.js';
@@ -224,22 +224,12 @@ async function stillRunning(pids: readonly number[], timeoutMs = 10_000): Promis
  * na-br21), and ours only: another harness on the machine may claim the same name once ours is gone.
  */
 function ourBridgeExists(name: string): boolean {
-  const links = JSON.parse(
-    execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }),
-  ) as {
-    ifname: string;
-    ifalias?: string;
-  }[];
-  return links.some((l) => l.ifname === name && l.ifalias === `na-harness:${String(process.pid)}`);
+  return listBridges().some((b) => b.name === name && b.ownerPid === process.pid);
 }
 
 /** Whether bridge `name` exists, by exact name, whoever made it. */
 function bridgeExists(name: string): boolean {
-  return (
-    JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' })) as {
-      ifname: string;
-    }[]
-  ).some((l) => l.ifname === name);
+  return listBridges().some((b) => b.name === name);
 }
 
 /** What a stopped node must not leave: processes, container processes, bridge, mounts. */

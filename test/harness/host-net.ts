@@ -86,6 +86,25 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** A Linux bridge on this machine, and the harness process that made it (from its alias), if one did. */
+export interface HostBridge {
+  readonly name: string;
+  readonly ownerPid: number | undefined;
+}
+
+/** Every bridge on the machine (`ip -j link show type bridge`), with its harness owner. */
+export function listBridges(): HostBridge[] {
+  const links = JSON.parse(
+    execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }),
+  ) as { ifname?: string; ifalias?: string }[];
+  return links.flatMap((l) => {
+    if (l.ifname === undefined) return [];
+    const owner =
+      l.ifalias?.startsWith(BRIDGE_ALIAS) === true ? Number(l.ifalias.slice(BRIDGE_ALIAS.length)) : NaN;
+    return [{ name: l.ifname, ownerPid: Number.isInteger(owner) ? owner : undefined }];
+  });
+}
+
 /**
  * Removes the bridges and `lo` addresses a harness process that no longer runs left behind (it was
  * SIGKILLed: no exit hook ran). Objects of live harnesses, and any not tagged by us, are left
@@ -93,19 +112,11 @@ function pidAlive(pid: number): boolean {
  */
 export function reapStaleHostNet(): string[] {
   const removed: string[] = [];
-  const links = JSON.parse(
-    execFileSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }),
-  ) as {
-    ifname?: string;
-    ifalias?: string;
-  }[];
-  for (const l of links) {
-    const owner =
-      l.ifalias?.startsWith(BRIDGE_ALIAS) === true ? Number(l.ifalias.slice(BRIDGE_ALIAS.length)) : NaN;
-    if (l.ifname === undefined || !Number.isInteger(owner) || pidAlive(owner)) continue;
+  for (const b of listBridges()) {
+    if (b.ownerPid === undefined || pidAlive(b.ownerPid)) continue;
     try {
-      execFileSync('ip', ['link', 'del', l.ifname], { stdio: 'ignore' });
-      removed.push(l.ifname);
+      execFileSync('ip', ['link', 'del', b.name], { stdio: 'ignore' });
+      removed.push(b.name);
     } catch {
       // another harness removed it first
     }

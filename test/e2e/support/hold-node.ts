@@ -16,17 +16,14 @@ const pod = {
   },
 };
 await cluster.cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
-const deadline = Date.now() + 60_000;
-let pids: number[] = [];
-while (pids.length < 2) {
-  if (Date.now() > deadline) throw new Error('the pod did not start within 60 s');
-  await new Promise((r) => setTimeout(r, 200));
-  // The containers' processes: the node's processes minus its own programs.
-  pids = node
-    .nodeProcesses()
-    .filter((p) => !['containerd', 'kubelet', 'containerd-shim'].includes(p.command))
-    .map((p) => p.pid);
-}
+// Ready first: before that the namespace also holds runc and the CNI plugins, which come and go.
+await cluster.cp.kubectl(['wait', '--for=condition=Ready', 'pod/left-running', '--timeout=60s']);
+// The containers' processes: the sandbox's pause and the container's (both run the pause image).
+const pids = node
+  .nodeProcesses()
+  .filter((p) => p.command === 'pause')
+  .map((p) => p.pid);
+if (pids.length < 2) throw new Error(`the pod is Ready but ${String(pids.length)} pause process(es) run`);
 process.stdout.write(
   `${JSON.stringify({ cpDir: cluster.cp.dir, nodeDir: node.dir, bridge: node.bridge.name, serviceIp: cluster.cp.service?.ip, pids })}\n`,
 );

@@ -177,6 +177,16 @@ buildah_=(buildah --storage-driver vfs --root "$store/.buildah/root" --runroot "
 tmp=$(mktemp -d "$store/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+# Older builds of an image are superseded, but not dropped at once: the build is not
+# byte-reproducible, so two checkouts (a CI clone beside a dev tree) key the same image
+# differently, and one's build must not delete the archive the other's tests are importing.
+# The KEEP most recently built or used stay.
+KEEP=3
+prune_older() {
+  find "$store" -maxdepth 1 -name "$1-*" -type d -printf '%T@ %p\n' | sort -rn | tail -n +$((KEEP + 1)) |
+    cut -d' ' -f2- | while IFS= read -r old; do rm -rf "$old"; done
+}
+
 for name in "${images[@]}"; do
   started=$SECONDS
   [ "$name" != pause ] || build_pause
@@ -184,6 +194,7 @@ for name in "${images[@]}"; do
   dir=$store/$name-$key
   ref=$(ref_of "$name")
   if [ -f "$dir/.complete" ]; then
+    touch "$dir" # in use: prune_older keeps the most recently used
     say "$name: cached in $dir"
     report "$name" "$dir"
     continue
@@ -219,9 +230,9 @@ for name in "${images[@]}"; do
     echo "build_seconds=$((SECONDS - started))"
   } >"$out/info"
   touch "$out/.complete"
-  # Older builds of this image are superseded; the new one goes in whole.
-  find "$store" -maxdepth 1 -name "$name-*" -type d -exec rm -rf {} +
-  mv "$out" "$dir"
+  mv "$out" "$dir" # whole: a reader sees no archive or a complete one
+  touch "$dir"
+  prune_older "$name"
   say "$name: built in $((SECONDS - started)) s"
   report "$name" "$dir"
 done

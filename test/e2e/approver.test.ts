@@ -393,8 +393,11 @@ describe('node-bound CSR approver on a real control plane', () => {
     leader.proc.killNow();
     await leader.proc.exited;
     const c = await createCsrAs(cp, podToken, await nodeCsrPem('node-a'));
-    const d = await waitForDecision(cp, c.metadata.name, { timeoutMs: 30_000 });
+    const d = await waitForDecision(cp, c.metadata.name, { timeoutMs: 60_000 });
     assert.deepEqual(decisionsOf(d), ['Approved']);
+    await until('the new leader to log the decision (after the write, through a pipe)', () =>
+      Promise.resolve(decisionLines(follower).has(c.metadata.name) ? true : undefined),
+    );
     assert.equal(decisionLines(follower).get(c.metadata.name), 1);
     assert.equal((await getLease(cp))?.spec.holderIdentity, follower.identity);
     await stopAll();

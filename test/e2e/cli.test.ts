@@ -312,7 +312,8 @@ describe('node-attestor on a real control plane', () => {
         usages: nodeClientUsages(false),
       });
       // Let the controller approve and sign it completely before we start waiting.
-      for (let i = 0; i < 100 && !(await client.getCsr(created.metadata.name)).status.certificate; i++)
+      const issuedBy = Date.now() + 30_000;
+      while (Date.now() < issuedBy && !(await client.getCsr(created.metadata.name)).status.certificate)
         await sleep(50);
       assert.ok((await client.getCsr(created.metadata.name)).status.certificate, 'issued before the watch');
       const got = await client.waitForCertificate(created.metadata.name, created.metadata.resourceVersion, {

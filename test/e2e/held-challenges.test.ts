@@ -164,10 +164,12 @@ describe('the bundled server plugin with challenges held unanswered', () => {
     }
   };
 
-  it('refuses a response that arrives after the certificate expired', { timeout: 30_000 }, async () => {
-    await host.configure(TD, config('clock_skew = "0s"'));
+  it('refuses a response that arrives after the certificate expired', { timeout: 60_000 }, async () => {
+    // 10 s of validity leaves room to make the certificate and get the challenge on a loaded
+    // machine; the longer challenge_timeout lets the late answer reach the expiry check.
+    await host.configure(TD, config('clock_skew = "0s"\nchallenge_timeout = "30s"'));
     try {
-      const notAfter = wholeSecond(Date.now() + 3000);
+      const notAfter = wholeSecond(Date.now() + 10_000);
       const leaf = await createNodeClientCert(ca, 'short-lived', { notAfter });
       const e = await answerLate(leaf, notAfter.getTime() + 100);
       assert.equal(e.code, status.PERMISSION_DENIED, `${status[e.code]}: ${e.details}`);
@@ -186,11 +188,11 @@ describe('the bundled server plugin with challenges held unanswered', () => {
 
   it(
     'refuses a response that arrives after the certificate passed max_certificate_age',
-    { timeout: 30_000 },
+    { timeout: 60_000 },
     async () => {
-      await host.configure(TD, config('', '  max_certificate_age = "1m"'));
+      await host.configure(TD, config('challenge_timeout = "30s"', '  max_certificate_age = "1m"'));
       try {
-        const notBefore = wholeSecond(Date.now() - 57_000);
+        const notBefore = wholeSecond(Date.now() - 50_000);
         const leaf = await createNodeClientCert(ca, 'aging', { notBefore });
         const e = await answerLate(leaf, notBefore.getTime() + 60_000 + 100);
         assert.equal(e.code, status.PERMISSION_DENIED, `${status[e.code]}: ${e.details}`);

@@ -540,7 +540,15 @@ describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const closed = new Promise<void>((resolve) =>
+      child.once('close', () => {
+        resolve();
+      }),
+    );
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'exit' can come before the pipes are drained, and the stack trace is the child's last
+    // write; bounded, in case a leftover process (the defect this test looks for) holds a pipe.
+    await Promise.race([closed, sleep(10_000)]);
     const line = out.split('\n').find((l) => l.startsWith('{'));
     assert.ok(line !== undefined, `the child printed nothing (exit ${String(code)}):\n${err}`);
     const made = JSON.parse(line) as {

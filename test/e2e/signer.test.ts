@@ -161,10 +161,12 @@ describe('PodCertificateRequest signer on a real control plane', () => {
         NS,
         '-leader-identity',
         identity,
+        // Short enough for failover in seconds; a 6 s renew deadline so one slow etcd write on a
+        // loaded machine does not make the leader step down.
         '-lease-duration',
-        '4s',
+        '8s',
         '-renew-deadline',
-        '3s',
+        '6s',
         '-retry-period',
         '500ms',
         '-log-format',
@@ -338,8 +340,15 @@ describe('PodCertificateRequest signer on a real control plane', () => {
     // Health and metrics of the signer that answered.
     const url = String(signer.lines().find((l) => typeof l.url === 'string')?.url);
     assert.equal((await fetch(`${url}/readyz`)).status, 200);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    assert.match(metrics, /^node_attestor_signer_issued_total 1$/m);
+    // The counter moves after the status write returns, so it may trail the answer by a moment.
+    const metrics = await until(
+      'issued_total 1 in the metrics',
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /^node_attestor_signer_issued_total 1$/m.test(text) ? text : undefined;
+      },
+      async () => (await fetch(`${url}/metrics`)).text(),
+    );
     assert.match(metrics, /^node_attestor_signer_leader 1$/m);
   });
 
@@ -408,7 +417,7 @@ describe('PodCertificateRequest signer on a real control plane', () => {
     const b = await startSigner('replica-b');
     await allIssuedOnce(pending);
     // 2. The leader dies without releasing the Lease (SIGKILL) while new requests pend: the
-    //    other replica takes over once the Lease expires (4 s) and answers them.
+    //    other replica takes over once the Lease expires (8 s) and answers them.
     const leaderOf = async (): Promise<SignerProc> => {
       const lease = await admin<{ spec: { holderIdentity?: string } }>(
         'GET',
@@ -426,7 +435,14 @@ describe('PodCertificateRequest signer on a real control plane', () => {
     const afterKill = await batch(8);
     await allIssuedOnce(afterKill);
     assert.equal((await leaderOf()).proc, follower.proc, 'the follower holds the Lease');
-    // Each request was issued by exactly one replica, and the second batch by the follower.
+    // Each request was issued by exactly one replica, and the second batch by the follower. The
+    // issuance is logged after the status write returns: wait for the lines, not only the answers.
+    const expected = pending.length + afterKill.length;
+    await until(
+      'every issuance logged',
+      () => Promise.resolve(issuedBy(a).length + issuedBy(b).length >= expected ? true : undefined),
+      () => JSON.stringify([...issuedBy(a), ...issuedBy(b)]),
+    );
     const all = [...issuedBy(a), ...issuedBy(b)].map((r) => r.replace(`${NS}/`, ''));
     assert.deepEqual(
       [...all].sort(),

@@ -220,7 +220,10 @@ export interface StartApproverOptions {
   readonly identity: string;
   readonly tokenFile: string;
   readonly extraArgs?: readonly string[];
-  /** Faster leader election than the defaults, so failover tests take seconds. */
+  /**
+   * Faster leader election than the defaults, so failover tests take seconds; a renew deadline of
+   * 6 s, not less, so that one slow etcd write on a loaded machine does not make the leader step down.
+   */
   readonly fastLease?: boolean;
 }
 
@@ -251,7 +254,7 @@ export async function startApprover(cp: ControlPlane, o: StartApproverOptions): 
       'json',
       ...(o.fastLease === false
         ? []
-        : ['-lease-duration', '4s', '-renew-deadline', '3s', '-retry-period', '500ms']),
+        : ['-lease-duration', '8s', '-renew-deadline', '6s', '-retry-period', '500ms']),
       ...(o.extraArgs ?? []),
     ],
   });

@@ -179,9 +179,14 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
       },
       serverExec,
       agents: async () => {
-        const r = await serverExec(['agent', 'list', '-output', 'json']);
-        if (r.code !== 0) return [];
-        return (JSON.parse(r.stdout) as { agents?: AttestedAgent[] }).agents ?? [];
+        // A kubectl exec can fail for a moment (the kubelet's stream, a restarting server pod):
+        // a few tries, so that one blip is not read as "no agent" by a caller that asks once.
+        for (let attempt = 1; ; attempt++) {
+          const r = await serverExec(['agent', 'list', '-output', 'json']);
+          if (r.code === 0) return (JSON.parse(r.stdout) as { agents?: AttestedAgent[] }).agents ?? [];
+          if (attempt === 3) return [];
+          await sleep(1000);
+        }
       },
       createWorkload: async (node) => {
         await kubectl(['create', 'serviceaccount', '-n', 'default', 'workload']);

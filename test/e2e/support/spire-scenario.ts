@@ -124,6 +124,8 @@ export class SpireScenario {
     assert.ok(refusal, `spire-agent reported no refusal:\n${agent.process.tail(8)}`);
     assert.equal(refusal[1], 'PermissionDenied', refusal[2]);
     assert.ok(reason.test(refusal[2] ?? ''), `reason ${String(reason)} not in: ${refusal[2] ?? ''}`);
+    // spire-server relays the plugin's stderr on its own time, which can be after the agent exits.
+    for (let i = 0; i < 100 && !logged.test(this.server.log().slice(serverLogBefore)); i++) await sleep(100);
     assert.ok(
       logged.test(this.server.log().slice(serverLogBefore)),
       `spire-server did not log ${String(logged)}`,

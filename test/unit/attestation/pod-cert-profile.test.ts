@@ -9,18 +9,8 @@ import { readCertificate, withCertificateReader } from '../../../src/attestation
 import { oid, sequence, tlv } from '../../../src/x509/der-write.js';
 import { OID } from '../../../src/x509/oids.js';
 import { createCa, createNodeClientCert, generateTestKey, type TestCert } from '../../support/pki.js';
+import { TEST_POD_IDENTITY as ID, TEST_SIGNER as SIGNER } from '../../support/pod-identity.js';
 
-const SIGNER = 'node-attestor.spiffe.io/spire-agent';
-const ID: PodIdentity = {
-  signerName: SIGNER,
-  nodeName: 'node-a',
-  nodeUID: 'node-uid-1',
-  namespace: 'spire',
-  podName: 'agent-a',
-  podUID: 'pod-uid-1',
-  serviceAccountName: 'spire-agent',
-  serviceAccountUID: 'sa-uid-1',
-};
 const HOUR = 3_600_000;
 
 describe('the pod certificate profile', () => {

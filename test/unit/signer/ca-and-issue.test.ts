@@ -6,22 +6,12 @@ import { issueCertificate, issueTimes } from '../../../src/signer/issue.js';
 import { checkRequestKey } from '../../../src/signer/request-key.js';
 import { checkPodCertProfile } from '../../../src/attestation/pod-cert-profile.js';
 import { withCertificateReader } from '../../../src/attestation/chain/certificate.js';
-import type { PodIdentity } from '../../../src/pod-cert/identity.js';
 import { createCa } from '../../support/pki.js';
 import { SIGNER, stubRequest } from './helpers.js';
+import { TEST_POD_IDENTITY as ID } from '../../support/pod-identity.js';
 
 const HOUR = 3_600_000;
 const src = { certs: { label: '-ca-cert-file c' }, keys: { label: '-ca-key-file k' } };
-const ID: PodIdentity = {
-  signerName: SIGNER,
-  nodeName: 'node-a',
-  nodeUID: 'node-uid-1',
-  namespace: 'spire',
-  podName: 'agent-a',
-  podUID: 'pod-uid-1',
-  serviceAccountName: 'spire-agent',
-  serviceAccountUID: 'sa-uid-1',
-};
 
 describe('signer CA material', () => {
   it('pairs keys with certificates and refuses keys without a certificate', async () => {

@@ -5,8 +5,9 @@ import * as x509 from '@peculiar/x509';
 import { generateTestKey, type TestKey, type TestKeyAlg } from '../../support/pki.js';
 import type { PcrEntry } from '../../../src/signer/pcr-api.js';
 import { parsePcrObject } from '../../../src/signer/pcr-api.js';
+import { TEST_SIGNER } from '../../support/pod-identity.js';
 
-export const SIGNER = 'node-attestor.spiffe.io/spire-agent';
+export const SIGNER = TEST_SIGNER;
 
 const SIGNING: Record<string, webcrypto.Algorithm | webcrypto.EcdsaParams> = {
   'ecdsa-p256': { name: 'ECDSA', hash: 'SHA-256' },

@@ -20,19 +20,9 @@ import { holdChallenge } from '../../../support/challenge-holders.js';
 import { startFakeApiServer, type FakeApiServer } from '../../../support/fake-apiserver.js';
 import { startInProcess, type InProcessPlugin } from '../../../support/in-process-plugin.js';
 import { createCa, createNodeClientCert, generateTestKey, type TestCert } from '../../../support/pki.js';
+import { TEST_POD_IDENTITY as ID } from '../../../support/pod-identity.js';
 
 const TD = 'example.org';
-const SIGNER = 'node-attestor.spiffe.io/spire-agent';
-const ID: PodIdentity = {
-  signerName: SIGNER,
-  nodeName: 'node-a',
-  nodeUID: 'node-uid-1',
-  namespace: 'spire',
-  podName: 'agent-a',
-  podUID: 'pod-uid-1',
-  serviceAccountName: 'spire-agent',
-  serviceAccountUID: 'sa-uid-1',
-};
 
 describe('k8s_pod_cert agent and server plugins', () => {
   let api: FakeApiServer;

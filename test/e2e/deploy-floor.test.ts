@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { agentDaemonSetName, KIT_NAMESPACE as NS, workloadEntryArgs } from '../harness/deploy-kit.js';
+import { workloadEntryArgs } from '../harness/deploy-kit.js';
 import { startKitCluster, type KitCluster } from './support/kit-cluster.js';
 
 const TRUST_DOMAIN = 'example.org';
@@ -30,28 +30,7 @@ describe('the kit with join_token instead of k8s_csr (the floor)', { timeout: 20
   it('kubectl apply -k -> both agents attested with join tokens -> a workload SVID (figures)', async (t) => {
     const t0 = performance.now();
     await kit.kubectl(['apply', '-k', kit.overlay]);
-    await kit.until('spire-server healthy', BOUND_MS, async () =>
-      (await kit.serverExec(['healthcheck'])).code === 0 ? true : undefined,
-    );
-    for (const n of kit.nodes) {
-      // The token's extra SPIFFE ID names the node, so an entry can be parented to it.
-      const r = await kit.serverExec([
-        'token',
-        'generate',
-        '-spiffeID',
-        `spiffe://${TRUST_DOMAIN}/node/${n.name}`,
-      ]);
-      const token = /Token: (\S+)/.exec(r.stdout)?.[1];
-      assert.ok(token !== undefined, `token generate: ${r.stdout}${r.stderr}`);
-      await kit.kubectl([
-        'set',
-        'env',
-        '-n',
-        NS,
-        `daemonset/${agentDaemonSetName(n.name)}`,
-        `JOIN_TOKEN=${token}`,
-      ]);
-    }
+    await kit.giveJoinTokens(BOUND_MS);
     await kit.until('both join_token agents in spire-server agent list', BOUND_MS, async () => {
       const joined = (await kit.agents()).filter((a) => a.attestation_type === 'join_token');
       return joined.length === kit.nodes.length ? true : undefined;

@@ -23,12 +23,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../harness/bins.js';
-import {
-  KIT_NAMESPACE as NS,
-  agentDaemonSetName,
-  kitImage,
-  writeLocalOverlay,
-} from '../harness/deploy-kit.js';
+import { KIT_NAMESPACE as NS, kitImage, writeLocalOverlay } from '../harness/deploy-kit.js';
 import {
   SIGNER_CA_BUNDLE_CONFIGMAP,
   SIGNER_CA_SECRET,
@@ -371,27 +366,7 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
       await kubectl(['apply', '-k', dir]);
       if (attestor === 'join_token') {
         // The operator's steps (as deploy-floor.test.ts): a token per node from the running server.
-        await until('spire-server healthy', ATTESTED_BOUND_MS, async () =>
-          (await kit.serverExec(['healthcheck'])).code === 0 ? true : undefined,
-        );
-        for (const n of kit.nodes) {
-          const r = await kit.serverExec([
-            'token',
-            'generate',
-            '-spiffeID',
-            `spiffe://${TRUST_DOMAIN}/node/${n.name}`,
-          ]);
-          const token = /Token: (\S+)/.exec(r.stdout)?.[1];
-          assert.ok(token !== undefined, `token generate: ${r.stdout}${r.stderr}`);
-          await kubectl([
-            'set',
-            'env',
-            '-n',
-            NS,
-            `daemonset/${agentDaemonSetName(n.name)}`,
-            `JOIN_TOKEN=${token}`,
-          ]);
-        }
+        await kit.giveJoinTokens(ATTESTED_BOUND_MS);
       }
       await until(`both agents attested with ${attestor}`, ATTESTED_BOUND_MS, async () =>
         (await kit.agents()).filter((a) => a.attestation_type === attestor).length === kit.nodes.length

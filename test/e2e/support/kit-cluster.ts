@@ -14,6 +14,7 @@ import { startControlPlane, type ControlPlane } from '../../harness/control-plan
 import {
   KIT_NAMESPACE as NS,
   KIT_SOCKET,
+  agentDaemonSetName,
   serverCliArgs,
   workloadFetchArgs,
   workloadPod,
@@ -71,6 +72,12 @@ export interface KitCluster {
   serverExec(args: readonly string[]): Promise<Exec>;
   /** `spire-server agent list` ([] while the server does not answer). */
   agents(): Promise<AttestedAgent[]>;
+  /**
+   * The operator's join_token steps once the kit is applied with `nodeAttestor: 'join_token'`:
+   * waits (up to `timeoutMs`) for spire-server to be healthy, then generates a token per node,
+   * whose extra SPIFFE ID names the node, and sets it into that node's agent DaemonSet.
+   */
+  giveJoinTokens(timeoutMs: number): Promise<void>;
   /** A pod `workload` in `default` on `node`, service account `workload`, with the socket mounted. */
   createWorkload(node: string): Promise<void>;
   /** `spire-agent api fetch x509` in the workload pod. */
@@ -155,6 +162,43 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
     };
 
     const serverExec = (args: readonly string[]): Promise<Exec> => kubectlRaw(serverCliArgs(args));
+    const until = async <T>(
+      what: string,
+      timeoutMs: number,
+      check: () => Promise<T | undefined>,
+    ): Promise<T> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await check();
+        if (v !== undefined) return v;
+        if (Date.now() > deadline)
+          assert.fail(`timed out after ${String(timeoutMs / 1000)} s waiting for ${what}\n${await scene()}`);
+        await sleep(500);
+      }
+    };
+    const giveJoinTokens = async (timeoutMs: number): Promise<void> => {
+      await until('spire-server healthy', timeoutMs, async () =>
+        (await serverExec(['healthcheck'])).code === 0 ? true : undefined,
+      );
+      for (const n of nodes) {
+        const r = await serverExec([
+          'token',
+          'generate',
+          '-spiffeID',
+          `spiffe://${o.trustDomain}/node/${n.name}`,
+        ]);
+        const token = /Token: (\S+)/.exec(r.stdout)?.[1];
+        assert.ok(token !== undefined, `token generate: ${r.stdout}${r.stderr}`);
+        await kubectl([
+          'set',
+          'env',
+          '-n',
+          NS,
+          `daemonset/${agentDaemonSetName(n.name)}`,
+          `JOIN_TOKEN=${token}`,
+        ]);
+      }
+    };
 
     return {
       cp,
@@ -165,18 +209,7 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
       pods,
       agentPod: async (node) =>
         (await pods()).find((p) => p.metadata.labels?.['node-attestor.test/node'] === node),
-      until: async <T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const v = await check();
-          if (v !== undefined) return v;
-          if (Date.now() > deadline)
-            assert.fail(
-              `timed out after ${String(timeoutMs / 1000)} s waiting for ${what}\n${await scene()}`,
-            );
-          await sleep(500);
-        }
-      },
+      until,
       serverExec,
       agents: async () => {
         // A kubectl exec can fail for a moment (the kubelet's stream, a restarting server pod):
@@ -193,6 +226,7 @@ export async function startKitCluster(o: KitClusterOptions): Promise<KitCluster>
         const pod = workloadPod('workload', node);
         await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
       },
+      giveJoinTokens,
       fetchSvid: () => kubectlRaw(workloadFetchArgs('workload')),
       podLogs: async (pod, ns = NS) =>
         (await kubectlRaw(['logs', '-n', ns, pod])).stdout +

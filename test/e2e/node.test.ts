@@ -441,10 +441,7 @@ describe('a real node joined by TLS bootstrap', { timeout: 10 * 60_000 }, () => 
     const service = cp.service!;
     await cluster!.stop();
     await assertGone(node, pids);
-    assert.ok(
-      !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(`${service.ip}/32`),
-      `${service.ip} left on lo`,
-    );
+    assert.ok(!onLo(service.ip), `${service.ip} left on lo`);
     assert.deepEqual(await waitNoProcesses(cp.dir), []);
   });
 });
@@ -530,6 +527,33 @@ describe('two clusters with a node each, started at once', { timeout: 5 * 60_000
   });
 });
 
+/** What test/e2e/support/hold-node.ts made and printed (one JSON line). */
+interface HeldNode {
+  cpDir: string;
+  nodeDir: string;
+  bridge: string;
+  serviceIp: string;
+  pids: number[];
+}
+
+/** The held node's and control plane's processes, and the pod's, are gone. */
+async function assertHeldProcessesGone(made: HeldNode): Promise<void> {
+  assert.deepEqual(await waitNoProcesses(made.nodeDir), []);
+  assert.deepEqual(await waitNoProcesses(made.cpDir), []);
+  assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
+}
+
+/** The holder keeps its dirs (for a failure's logs); the test removes them once read. */
+function removeHeldDirs(made: HeldNode): void {
+  rmSync(made.nodeDir, { recursive: true, force: true });
+  rmSync(made.cpDir, { recursive: true, force: true });
+}
+
+/** Whether `ip`/32 is on the loopback interface. */
+function onLo(ip: string): boolean {
+  return execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(`${ip}/32`);
+}
+
 describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
   it('leaves no process, container, bridge or address when the test process dies of an uncaught error', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/support/hold-node.ts', 'fail'], {
@@ -551,31 +575,17 @@ describe('a node whose test fails midway', { timeout: 5 * 60_000 }, () => {
     await Promise.race([closed, sleep(10_000)]);
     const line = out.split('\n').find((l) => l.startsWith('{'));
     assert.ok(line !== undefined, `the child printed nothing (exit ${String(code)}):\n${err}`);
-    const made = JSON.parse(line) as {
-      cpDir: string;
-      nodeDir: string;
-      bridge: string;
-      serviceIp: string;
-      pids: number[];
-    };
+    const made = JSON.parse(line) as HeldNode;
     try {
       assert.equal(code, 1);
       assert.match(err, /simulated test failure with a node running/);
-      assert.deepEqual(await waitNoProcesses(made.nodeDir), []);
-      assert.deepEqual(await waitNoProcesses(made.cpDir), []);
-      assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
+      await assertHeldProcessesGone(made);
       assert.ok(!bridgeExists(made.bridge), `bridge ${made.bridge} left`);
-      assert.ok(
-        !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(
-          `${made.serviceIp}/32`,
-        ),
-        `${made.serviceIp} left on lo`,
-      );
+      assert.ok(!onLo(made.serviceIp), `${made.serviceIp} left on lo`);
       assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(made.nodeDir), 'mounts left');
     } finally {
       // The dirs are kept on a failure, for its logs; this test has read what it needs.
-      rmSync(made.nodeDir, { recursive: true, force: true });
-      rmSync(made.cpDir, { recursive: true, force: true });
+      removeHeldDirs(made);
     }
   });
 });
@@ -600,38 +610,25 @@ describe('a node whose test process is SIGKILLed', { timeout: 5 * 60_000 }, () =
         reject(new Error(`the holder exited early (${String(code)}):\n${err}`));
       });
     });
-    const made = JSON.parse(line) as {
-      cpDir: string;
-      nodeDir: string;
-      bridge: string;
-      serviceIp: string;
-      pids: number[];
-    };
+    const made = JSON.parse(line) as HeldNode;
     try {
       assert.ok(made.pids.length >= 2 && made.pids.every(alive), 'the pod runs');
       child.kill('SIGKILL');
       await exited;
       // containerd and the kubelet die by their pdeathsig; the shims and containers with
       // containerd's PID namespace.
-      assert.deepEqual(await waitNoProcesses(made.nodeDir), []);
-      assert.deepEqual(await waitNoProcesses(made.cpDir), []);
-      assert.deepEqual(await stillRunning(made.pids), [], 'container processes left');
+      await assertHeldProcessesGone(made);
       // No hook ran: the bridge and the address are still there, tagged with the dead PID.
       assert.ok(bridgeExists(made.bridge));
       const removed = reapStaleHostNet();
       assert.ok(removed.includes(made.bridge), JSON.stringify(removed));
       assert.ok(removed.includes(`${made.serviceIp} on lo`), JSON.stringify(removed));
       assert.ok(!bridgeExists(made.bridge));
-      assert.ok(
-        !execFileSync('ip', ['-br', 'addr', 'show', 'lo'], { encoding: 'utf8' }).includes(
-          `${made.serviceIp}/32`,
-        ),
-      );
+      assert.ok(!onLo(made.serviceIp));
       assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(made.nodeDir), 'mounts left');
     } finally {
       child.kill('SIGKILL');
-      rmSync(made.nodeDir, { recursive: true, force: true });
-      rmSync(made.cpDir, { recursive: true, force: true });
+      removeHeldDirs(made);
     }
   });
 });

@@ -35,7 +35,7 @@ import { freePort } from '../harness/ports.js';
 import type { AttestedAgent } from '../harness/spire.js';
 import { createCa, type TestCert } from '../support/pki.js';
 import { isReady, startKitCluster, type KitCluster, type PodJson } from './support/kit-cluster.js';
-import { SIGNER } from './support/pod-cert-cluster.js';
+import { SIGNER, podCertVolume } from './support/pod-cert-cluster.js';
 
 const CLUSTER = 'local';
 const TRUST_DOMAIN = 'example.org';
@@ -302,22 +302,7 @@ describe('pod certificates on two real nodes: the kit with deploy/pod-cert', { t
             volumeMounts: [{ name: 'pod-cert', mountPath: '/var/run/secrets/node-attestor/pod-cert' }],
           },
         ],
-        volumes: [
-          {
-            name: 'pod-cert',
-            projected: {
-              sources: [
-                {
-                  podCertificate: {
-                    signerName: SIGNER,
-                    keyType: 'ECDSAP256',
-                    credentialBundlePath: 'credentialbundle.pem',
-                  },
-                },
-              ],
-            },
-          },
-        ],
+        volumes: [podCertVolume()],
       },
     };
     await kit.cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });

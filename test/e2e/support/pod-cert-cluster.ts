@@ -3,17 +3,34 @@
  * NodeRestriction admission plugin lets a node ask only for such pods), stub PKCS#10 requests
  * as the kubelet makes them, and PodCertificateRequests created with a node's credential.
  */
-import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import * as x509 from '@peculiar/x509';
 import type { ControlPlane } from '../../harness/control-plane.js';
 import type { UserCredential } from '../../harness/cluster-pki.js';
 import { httpRequestText, type HttpResult } from '../../harness/http-request.js';
-import { generateTestKey, type TestKey } from '../../support/pki.js';
+import { TEST_SIGNER as SIGNER } from '../../support/pod-cert.js';
 
-export const SIGNER = 'node-attestor.spiffe.io/spire-agent';
+export { SIGNER };
+export { stubRequest } from '../../support/pod-cert.js';
 export const PCRS = (ns: string): string =>
   `/apis/certificates.k8s.io/v1/namespaces/${ns}/podcertificaterequests`;
+
+/** A `pod-cert` volume with SIGNER's podCertificate source, as the kit's agent DaemonSet mounts. */
+export function podCertVolume(): Record<string, unknown> {
+  return {
+    name: 'pod-cert',
+    projected: {
+      sources: [
+        {
+          podCertificate: {
+            signerName: SIGNER,
+            keyType: 'ECDSAP256',
+            credentialBundlePath: 'credentialbundle.pem',
+          },
+        },
+      ],
+    },
+  };
+}
 
 /** A Pod bound to `node` (it never runs) that mounts a podCertificate volume of SIGNER. */
 export function podWithPodCertVolume(name: string, node: string, sa: string): Record<string, unknown> {
@@ -23,22 +40,7 @@ export function podWithPodCertVolume(name: string, node: string, sa: string): Re
       nodeName: node,
       serviceAccountName: sa,
       automountServiceAccountToken: false,
-      volumes: [
-        {
-          name: 'pod-cert',
-          projected: {
-            sources: [
-              {
-                podCertificate: {
-                  signerName: SIGNER,
-                  keyType: 'ECDSAP256',
-                  credentialBundlePath: 'credentialbundle.pem',
-                },
-              },
-            ],
-          },
-        },
-      ],
+      volumes: [podCertVolume()],
       containers: [
         {
           name: 'c',
@@ -48,19 +50,6 @@ export function podWithPodCertVolume(name: string, node: string, sa: string): Re
       ],
     },
   };
-}
-
-/** A stub PKCS#10 request as the kubelet makes it (empty subject, a new key), base64 DER. */
-export async function stubRequest(
-  alg: 'ecdsa-p256' | 'ed25519' = 'ecdsa-p256',
-): Promise<{ b64: string; key: TestKey }> {
-  const key = await generateTestKey(alg);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: '',
-    keys: key.keys,
-    signingAlgorithm: alg === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' },
-  });
-  return { b64: Buffer.from(csr.rawData).toString('base64'), key };
 }
 
 export interface PcrFacts {

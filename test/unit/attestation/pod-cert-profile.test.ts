@@ -9,7 +9,7 @@ import { readCertificate, withCertificateReader } from '../../../src/attestation
 import { oid, sequence, tlv } from '../../../src/x509/der-write.js';
 import { OID } from '../../../src/x509/oids.js';
 import { createCa, createNodeClientCert, generateTestKey, type TestCert } from '../../support/pki.js';
-import { TEST_POD_IDENTITY as ID, TEST_SIGNER as SIGNER } from '../../support/pod-identity.js';
+import { TEST_POD_IDENTITY as ID, TEST_SIGNER as SIGNER } from '../../support/pod-cert.js';
 
 const HOUR = 3_600_000;
 

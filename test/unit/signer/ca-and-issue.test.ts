@@ -8,7 +8,7 @@ import { checkPodCertProfile } from '../../../src/attestation/pod-cert-profile.j
 import { withCertificateReader } from '../../../src/attestation/chain/certificate.js';
 import { createCa } from '../../support/pki.js';
 import { SIGNER, stubRequest } from './helpers.js';
-import { TEST_POD_IDENTITY as ID } from '../../support/pod-identity.js';
+import { TEST_POD_IDENTITY as ID } from '../../support/pod-cert.js';
 
 const HOUR = 3_600_000;
 const src = { certs: { label: '-ca-cert-file c' }, keys: { label: '-ca-key-file k' } };

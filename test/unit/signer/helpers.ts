@@ -1,31 +1,11 @@
 /** Shared set-up for the signer tests: stub PKCS#10 requests and PodCertificateRequest objects. */
-import 'reflect-metadata';
-import { randomUUID, type webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-import { generateTestKey, type TestKey, type TestKeyAlg } from '../../support/pki.js';
+import { randomUUID } from 'node:crypto';
 import type { PcrEntry } from '../../../src/signer/pcr-api.js';
 import { parsePcrObject } from '../../../src/signer/pcr-api.js';
-import { TEST_SIGNER } from '../../support/pod-identity.js';
+import { TEST_SIGNER as SIGNER } from '../../support/pod-cert.js';
 
-export const SIGNER = TEST_SIGNER;
-
-const SIGNING: Record<string, webcrypto.Algorithm | webcrypto.EcdsaParams> = {
-  'ecdsa-p256': { name: 'ECDSA', hash: 'SHA-256' },
-  'ecdsa-p384': { name: 'ECDSA', hash: 'SHA-384' },
-  'rsa-2048': { name: 'RSASSA-PKCS1-v1_5' },
-  ed25519: { name: 'Ed25519' },
-};
-
-/** A stub PKCS#10 request as the kubelet makes it (empty subject), base64 DER, and its key. */
-export async function stubRequest(alg: TestKeyAlg = 'ecdsa-p256'): Promise<{ b64: string; key: TestKey }> {
-  const key = await generateTestKey(alg);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: '',
-    keys: key.keys,
-    signingAlgorithm: SIGNING[alg] ?? { name: 'ECDSA', hash: 'SHA-256' },
-  });
-  return { b64: Buffer.from(csr.rawData).toString('base64'), key };
-}
+export { SIGNER };
+export { stubRequest } from '../../support/pod-cert.js';
 
 export interface PcrShape {
   readonly namespace?: string;

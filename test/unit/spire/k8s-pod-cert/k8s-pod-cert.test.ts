@@ -20,7 +20,7 @@ import { holdChallenge } from '../../../support/challenge-holders.js';
 import { startFakeApiServer, type FakeApiServer } from '../../../support/fake-apiserver.js';
 import { startInProcess, type InProcessPlugin } from '../../../support/in-process-plugin.js';
 import { createCa, createNodeClientCert, generateTestKey, type TestCert } from '../../../support/pki.js';
-import { TEST_POD_IDENTITY as ID } from '../../../support/pod-identity.js';
+import { TEST_POD_IDENTITY as ID } from '../../../support/pod-cert.js';
 
 const TD = 'example.org';
 

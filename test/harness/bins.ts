@@ -3,6 +3,7 @@
  * the pinned versions and the cache layout) instead of duplicating its logic.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export type BinName =
@@ -54,4 +55,14 @@ export function binPath(name: BinName): string {
       `test binary ${name} is not built; run: npm run test-bins (builds it once into ~/.cache/node-attestor)`,
     );
   return p;
+}
+
+/** binPath's file if it is built and there, else undefined: for unit tests that skip without it. */
+export function builtBinPath(name: BinName): string | undefined {
+  try {
+    const p = binPath(name);
+    return existsSync(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }

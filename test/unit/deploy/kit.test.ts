@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO_ROOT, binPath } from '../../harness/bins.js';
+import { REPO_ROOT, builtBinPath } from '../../harness/bins.js';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
 const read = (...p: string[]): string => readFileSync(join(REPO_ROOT, ...p), 'utf8');
@@ -24,15 +24,6 @@ function params(): Map<string, string> {
     m.set(t.slice(0, i), t.slice(i + 1));
   }
   return m;
-}
-
-function kubectlPath(): string | undefined {
-  try {
-    const p = binPath('kubectl');
-    return existsSync(p) ? p : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 describe('deploy/ (the kustomize kit)', () => {
@@ -77,7 +68,7 @@ describe('deploy/ (the kustomize kit)', () => {
     assert.equal(tag('spire-agent'), `${spire}-k8s-csr-${version}`);
   });
 
-  const kubectl = kubectlPath();
+  const kubectl = builtBinPath('kubectl');
   it(
     'builds with kubectl kustomize; nothing binds the nodeclient auto-approval',
     { skip: kubectl === undefined ? 'kubectl not built (npm run test-bins)' : false },

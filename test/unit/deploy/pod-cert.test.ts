@@ -6,23 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO_ROOT, binPath } from '../../harness/bins.js';
+import { REPO_ROOT, builtBinPath } from '../../harness/bins.js';
 import { SIGNER_DEFAULTS } from '../../../src/signer/settings.js';
 
 const read = (...p: string[]): string => readFileSync(join(REPO_ROOT, ...p), 'utf8');
-
-function kubectlPath(): string | undefined {
-  try {
-    const p = binPath('kubectl');
-    return existsSync(p) ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 describe('deploy/pod-cert (the kit with pod certificates)', () => {
   for (const [kit, host] of [
@@ -76,7 +67,7 @@ describe('deploy/pod-cert (the kit with pod certificates)', () => {
     }
   });
 
-  const kubectl = kubectlPath();
+  const kubectl = builtBinPath('kubectl');
   it(
     'an overlay of the kit with the component builds: signer, podCertificate volume, no approver, no CSR rights',
     { skip: kubectl === undefined ? 'kubectl not built (npm run test-bins)' : false },

@@ -6,23 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { binPath } from '../../harness/bins.js';
+import { builtBinPath } from '../../harness/bins.js';
 import { kitImage, writeLocalOverlay } from '../../harness/deploy-kit.js';
 
-function kubectlPath(): string | undefined {
-  try {
-    const p = binPath('kubectl');
-    return existsSync(p) ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const kubectl = kubectlPath();
+const kubectl = builtBinPath('kubectl');
 
 describe('the kit overlay for a harness cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'na-kit-overlay-'));

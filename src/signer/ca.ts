@@ -12,6 +12,7 @@
  */
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { AttestorError } from '../errors.js';
+import { canSignWith } from './certificate-builder.js';
 import { parseCertificates, readMaterialFile, type MaterialSource } from '../kube/pem.js';
 import { readPemBlocks } from '../x509/pem.js';
 import { formatDuration } from '../util/duration.js';
@@ -54,9 +55,9 @@ export function parseCaMaterial(
         `${sources.keys.label}: private key #${String(i + 1)} is encrypted; give unencrypted keys`,
         { details: { input: sources.keys.label } },
       );
+    let k: KeyObject;
     try {
-      const k = createPrivateKey(b.text);
-      keys.set(spkiOf(k), k);
+      k = createPrivateKey(b.text);
     } catch (err) {
       throw new AttestorError(
         'ERR_INPUT',
@@ -64,6 +65,14 @@ export function parseCaMaterial(
         { cause: err, details: { input: sources.keys.label } },
       );
     }
+    // Refused here, by name, rather than by OpenSSL at every issuance.
+    if (!canSignWith(k))
+      throw new AttestorError(
+        'ERR_INPUT',
+        `${sources.keys.label}: private key #${String(i + 1)} is ${String(k.asymmetricKeyType)}; the signer signs with ECDSA or RSA CA keys`,
+        { details: { input: sources.keys.label } },
+      );
+    keys.set(spkiOf(k), k);
   });
   const certificates = bundle.certificates.map((cert, i): CaCertificate => {
     if (!cert.ca)

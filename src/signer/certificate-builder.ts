@@ -37,6 +37,11 @@ export interface CertificateSpec {
   readonly extensions: readonly ExtensionSpec[];
 }
 
+/** Whether signatureAlgorithm() can sign with `key`: ECDSA or RSA (docs/pod-certificates.md). */
+export function canSignWith(key: KeyObject): boolean {
+  return key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa';
+}
+
 /** The signature algorithm for a CA key: ECDSA with the curve's hash, else RSA PKCS#1 v1.5 SHA-256. */
 function signatureAlgorithm(key: KeyObject): { id: Buffer; hash: string } {
   if (key.asymmetricKeyType === 'ec') {

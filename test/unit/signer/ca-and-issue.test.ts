@@ -31,6 +31,14 @@ describe('signer CA material', () => {
     );
   });
 
+  it('refuses a CA key it cannot sign with (Ed25519), naming the input, instead of failing every issuance', async () => {
+    const ed = await createCa('CN=ed', { keyAlg: 'ed25519' });
+    assert.throws(
+      () => parseCaMaterial(ed.pem, ed.key.privateKeyPem, src),
+      /^AttestorError: -ca-key-file k: private key #1 is ed25519; the signer signs with ECDSA or RSA CA keys$/,
+    );
+  });
+
   it('a new CA signs only after the publish delay from its notBefore; then the newest signs', async () => {
     const now = Date.now();
     const old = await createCa('CN=old', {
